@@ -1,0 +1,192 @@
+//! A node's static configuration, validated once on construction.
+
+use crate::types::NodeId;
+
+/// Why a [`Config`] was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Node id 0 means "nobody" and cannot be used.
+    #[error("node id 0 is reserved")]
+    ZeroId,
+    /// The own id must be one of the voters.
+    #[error("own id {0} is not among the voters")]
+    SelfNotVoter(NodeId),
+    /// A voter id appears twice.
+    #[error("voter {0} is listed twice")]
+    DuplicateVoter(NodeId),
+    /// The election timeout range is empty or zero.
+    #[error("election timeout range [{min}, {max}] ticks is invalid (need 0 < min <= max)")]
+    ElectionTimeout {
+        /// Lower bound in ticks.
+        min: u32,
+        /// Upper bound in ticks.
+        max: u32,
+    },
+    /// The heartbeat interval must be positive and shorter than the smallest election timeout.
+    #[error("heartbeat interval {heartbeat} ticks must be in 1..{election_min} (below the election timeout)")]
+    Heartbeat {
+        /// The heartbeat interval in ticks.
+        heartbeat: u32,
+        /// The smallest election timeout in ticks.
+        election_min: u32,
+    },
+    /// The per-message size limit must allow at least one byte.
+    #[error("max message size must be positive")]
+    MaxMessageSize,
+}
+
+/// Everything a node needs to know that never changes while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    id: NodeId,
+    voters: Vec<NodeId>,
+    election_timeout_ticks_min: u32,
+    election_timeout_ticks_max: u32,
+    heartbeat_interval_ticks: u32,
+    max_message_bytes: usize,
+    seed: u64,
+}
+
+/// The builder for [`Config`]; defaults suit 10 ms ticks: elections after 300–600 ms,
+/// heartbeats every 100 ms, 1 MiB of entries per message.
+#[derive(Debug, Clone)]
+pub struct ConfigBuilder {
+    id: NodeId,
+    voters: Vec<NodeId>,
+    election_timeout_ticks_min: u32,
+    election_timeout_ticks_max: u32,
+    heartbeat_interval_ticks: u32,
+    max_message_bytes: usize,
+    seed: u64,
+}
+
+impl ConfigBuilder {
+    /// Election timeouts are drawn uniformly from `min..=max` ticks.
+    #[must_use]
+    pub fn election_timeout_ticks(mut self, min: u32, max: u32) -> Self {
+        self.election_timeout_ticks_min = min;
+        self.election_timeout_ticks_max = max;
+        self
+    }
+
+    /// A leader sends a heartbeat to each follower every `ticks` ticks.
+    #[must_use]
+    pub fn heartbeat_interval_ticks(mut self, ticks: u32) -> Self {
+        self.heartbeat_interval_ticks = ticks;
+        self
+    }
+
+    /// The payload bytes one AppendEntries may carry (at least one entry is always sent).
+    #[must_use]
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    /// The seed of the node's election-timeout RNG.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Validates and builds the configuration.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        if self.id == NodeId::NONE || self.voters.contains(&NodeId::NONE) {
+            return Err(ConfigError::ZeroId);
+        }
+        let mut sorted = self.voters.clone();
+        sorted.sort();
+        if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(ConfigError::DuplicateVoter(pair[0]));
+        }
+        if !sorted.contains(&self.id) {
+            return Err(ConfigError::SelfNotVoter(self.id));
+        }
+        let (min, max) = (
+            self.election_timeout_ticks_min,
+            self.election_timeout_ticks_max,
+        );
+        if min == 0 || min > max {
+            return Err(ConfigError::ElectionTimeout { min, max });
+        }
+        if self.heartbeat_interval_ticks == 0 || self.heartbeat_interval_ticks >= min {
+            return Err(ConfigError::Heartbeat {
+                heartbeat: self.heartbeat_interval_ticks,
+                election_min: min,
+            });
+        }
+        if self.max_message_bytes == 0 {
+            return Err(ConfigError::MaxMessageSize);
+        }
+        Ok(Config {
+            id: self.id,
+            voters: sorted,
+            election_timeout_ticks_min: min,
+            election_timeout_ticks_max: max,
+            heartbeat_interval_ticks: self.heartbeat_interval_ticks,
+            max_message_bytes: self.max_message_bytes,
+            seed: self.seed,
+        })
+    }
+}
+
+impl Config {
+    /// Starts a configuration for node `id` in a cluster of `voters` (which must include `id`).
+    pub fn builder(id: NodeId, voters: impl IntoIterator<Item = NodeId>) -> ConfigBuilder {
+        ConfigBuilder {
+            id,
+            voters: voters.into_iter().collect(),
+            election_timeout_ticks_min: 30,
+            election_timeout_ticks_max: 60,
+            heartbeat_interval_ticks: 10,
+            max_message_bytes: 1 << 20,
+            seed: 0,
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// All voters, this node included, in ascending order.
+    pub fn voters(&self) -> &[NodeId] {
+        &self.voters
+    }
+
+    /// The voters other than this node, in ascending order.
+    pub fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.voters.iter().copied().filter(move |&v| v != self.id)
+    }
+
+    /// Whether `id` is a voter of this cluster.
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        self.voters.binary_search(&id).is_ok()
+    }
+
+    /// The smallest election timeout, in ticks.
+    pub fn election_timeout_ticks_min(&self) -> u32 {
+        self.election_timeout_ticks_min
+    }
+
+    /// The largest election timeout, in ticks.
+    pub fn election_timeout_ticks_max(&self) -> u32 {
+        self.election_timeout_ticks_max
+    }
+
+    /// The heartbeat interval, in ticks.
+    pub fn heartbeat_interval_ticks(&self) -> u32 {
+        self.heartbeat_interval_ticks
+    }
+
+    /// The payload byte budget of one AppendEntries.
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes
+    }
+
+    /// The seed of the election-timeout RNG.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+}

@@ -1,0 +1,88 @@
+//! Raft as a pure, deterministic state machine.
+//!
+//! A [`Node`] is a value. Everything that happens to it is an [`Input`]; everything it
+//! wants done comes back from [`Node::step`] as a list of [`Action`]s:
+//!
+//! - **No I/O.** The crate never touches a clock, a file, a socket, a thread or the OS
+//!   random source. Time moves only by [`Input::Tick`]; the driver decides what a tick is
+//!   worth (election and heartbeat timeouts are counted in ticks).
+//! - **Deterministic.** Election timeouts come from a ChaCha RNG seeded by
+//!   [`Config::seed`]. The same configuration and the same inputs give the same actions.
+//! - **Actions in order.** A driver carries the actions out in the order returned.
+//!   Whatever must be durable before a message leaves ([`Action::Persist`]) comes before
+//!   that [`Action::Send`]. Committed entries come as [`Action::Apply`] exactly once and
+//!   in index order; a proposal is answered by an [`Action::Proposal`].
+//! - **Incremental persistence.** A step persists only what changed: the hard state, the
+//!   appended entries, a truncation point, a snapshot. [`PersistedState`] is the image a
+//!   disk would hold after applying them in order; [`Node::restore`] restarts from it.
+//! - **Bad input never panics.** Messages from unknown ids, stale terms, impossible
+//!   indexes are ignored or answered as Raft says; undecodable bytes give a
+//!   [`DecodeError`]; an inconsistent persisted state gives a [`RestoreError`].
+//!
+//! # Example: three nodes elect a leader and commit a command
+//!
+//! ```
+//! use raft_core::{Action, Apply, Config, Input, Node, NodeId};
+//! use std::collections::VecDeque;
+//!
+//! let ids = [NodeId(1), NodeId(2), NodeId(3)];
+//! let mut nodes: Vec<Node> = ids
+//!     .iter()
+//!     .map(|&id| Node::new(Config::builder(id, ids).seed(id.0).build().unwrap()))
+//!     .collect();
+//! let mut inbox = VecDeque::new();
+//! let mut applied = vec![Vec::new(); 3];
+//! let mut deliver = |nodes: &mut Vec<Node>, inbox: &mut VecDeque<_>, applied: &mut Vec<Vec<_>>, at: usize, input| {
+//!     for action in nodes[at].step(input) {
+//!         match action {
+//!             Action::Send(message) => inbox.push_back(message),
+//!             Action::Apply(Apply::Entry(entry)) => applied[at].push(entry.data),
+//!             _ => {} // a real driver persists here, before sending
+//!         }
+//!     }
+//! };
+//! // Tick node 1 until it campaigns, then deliver every message until quiet.
+//! while !nodes[0].is_leader() {
+//!     deliver(&mut nodes, &mut inbox, &mut applied, 0, Input::Tick);
+//!     while let Some(message) = inbox.pop_front() {
+//!         let to = (message.to - 1) as usize;
+//!         deliver(&mut nodes, &mut inbox, &mut applied, to, Input::Message(message));
+//!     }
+//! }
+//! deliver(&mut nodes, &mut inbox, &mut applied, 0, Input::Propose("x=1".into()));
+//! while let Some(message) = inbox.pop_front() {
+//!     let to = (message.to - 1) as usize;
+//!     deliver(&mut nodes, &mut inbox, &mut applied, to, Input::Message(message));
+//! }
+//! assert_eq!(applied[0], vec![bytes::Bytes::from("x=1")]);
+//! assert_eq!(nodes[0].commit_index().0, 1);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod action;
+mod config;
+mod election;
+mod log;
+mod message;
+mod node;
+mod persist;
+mod progress;
+pub mod quorum;
+mod replication;
+mod snapshot;
+mod types;
+
+pub use action::{Action, Apply, Input, ProposeError, Proposed, SnapshotError};
+pub use config::{Config, ConfigBuilder, ConfigError};
+pub use message::{
+    AppendEntries, AppendEntriesReply, Body, DecodeError, Entry, InstallSnapshot,
+    InstallSnapshotReply, Message, RequestVote, RequestVoteReply,
+};
+pub use node::{Node, RestoreError, RoleKind};
+pub use persist::{PersistAction, PersistError, PersistedState, StateError};
+pub use progress::{Progress, ProgressMode};
+pub use types::{LogIndex, NodeId, Term};
+
+/// The `bytes` crate, re-exported for payloads.
+pub use bytes;

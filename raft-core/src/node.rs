@@ -1,0 +1,464 @@
+//! The Raft node: its state, the single entry point [`Node::step`], role transitions and
+//! queries. Message handling per role lives in `election`, `replication` and `snapshot`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::action::{Action, Apply, Input};
+use crate::config::Config;
+use crate::log::RaftLog;
+use crate::message::{Body, Entry, Message};
+use crate::persist::{header_record_len, PersistAction, PersistedState, StateError};
+use crate::progress::Progress;
+use crate::types::{LogIndex, NodeId, Term};
+
+/// The role a node plays in its current term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleKind {
+    /// Follows a leader (or waits for one).
+    Follower,
+    /// Asks for votes.
+    Candidate,
+    /// Leads the current term.
+    Leader,
+}
+
+/// Role-only state: a follower cannot touch a stale `next_index`, and so on.
+#[derive(Clone, Debug)]
+pub(crate) enum Role {
+    Follower(Follower),
+    Candidate(Candidate),
+    Leader(Leader),
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Follower {
+    /// The leader heard from in the current term.
+    pub(crate) leader: Option<NodeId>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Candidate {
+    pub(crate) granted: BTreeSet<NodeId>,
+    pub(crate) refused: BTreeSet<NodeId>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Leader {
+    /// One entry per peer (never this node).
+    pub(crate) progress: BTreeMap<NodeId, Progress>,
+    pub(crate) heartbeat_elapsed: u32,
+}
+
+/// Why [`Node::restore`] refused a persisted state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// The state contradicts itself.
+    #[error("persisted state is inconsistent: {0}")]
+    State(#[from] StateError),
+    /// The state names a vote for a node that is not a voter.
+    #[error("persisted vote for {0}, which is not a voter")]
+    UnknownVote(NodeId),
+}
+
+/// One Raft node as a pure state machine.
+///
+/// Everything that happens to the node is an [`Input`] to [`Node::step`]; everything it
+/// wants done comes back as a list of [`Action`]s. See the crate docs for the contract.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub(crate) config: Config,
+    pub(crate) term: Term,
+    pub(crate) voted_for: Option<NodeId>,
+    pub(crate) log: RaftLog,
+    /// The bytes of the snapshot the log starts after (empty if none).
+    pub(crate) snapshot_data: Bytes,
+    pub(crate) role: Role,
+    pub(crate) election_elapsed: u32,
+    pub(crate) election_timeout: u32,
+    rng: ChaCha8Rng,
+    /// Actions of the step in progress.
+    pub(crate) actions: Vec<Action>,
+}
+
+impl Node {
+    /// A fresh node with an empty log, a follower in term 0.
+    pub fn new(config: Config) -> Node {
+        Node::from_parts(config, Term::ZERO, None, RaftLog::default(), Bytes::new())
+    }
+
+    /// A node restarted from what it persisted. Its commit and applied indexes start at
+    /// the snapshot index: the service restores itself from the snapshot bytes, then the
+    /// node applies entries again as they are learned to be committed.
+    pub fn restore(config: Config, persisted: &PersistedState) -> Result<Node, RestoreError> {
+        persisted.validate()?;
+        if let Some(vote) = persisted.voted_for() {
+            if !config.is_voter(vote) {
+                return Err(RestoreError::UnknownVote(vote));
+            }
+        }
+        let log = RaftLog::restore(
+            persisted.snapshot_index(),
+            persisted.snapshot_term(),
+            persisted.entries().clone(),
+        );
+        Ok(Node::from_parts(
+            config,
+            persisted.term(),
+            persisted.voted_for(),
+            log,
+            persisted.snapshot_data().clone(),
+        ))
+    }
+
+    fn from_parts(
+        config: Config,
+        term: Term,
+        voted_for: Option<NodeId>,
+        log: RaftLog,
+        snapshot_data: Bytes,
+    ) -> Node {
+        let rng = ChaCha8Rng::seed_from_u64(config.seed());
+        let mut node = Node {
+            config,
+            term,
+            voted_for,
+            log,
+            snapshot_data,
+            role: Role::Follower(Follower::default()),
+            election_elapsed: 0,
+            election_timeout: 0,
+            rng,
+            actions: Vec::new(),
+        };
+        node.reset_election_timer();
+        node
+    }
+
+    /// Feeds one input to the node and returns what the driver must do, in order.
+    ///
+    /// Deterministic: the same configuration and the same inputs give the same actions.
+    /// No I/O happens inside. Persist actions come before any send that depends on them;
+    /// applies come exactly once and in index order.
+    pub fn step(&mut self, input: Input) -> Vec<Action> {
+        #[cfg(debug_assertions)]
+        let before = (self.term, self.log.committed(), self.log.applied());
+        match input {
+            Input::Tick => self.tick(),
+            Input::Message(message) => self.receive(message),
+            Input::Propose(data) => self.propose(vec![data]),
+            Input::ProposeBatch(batch) => self.propose(batch),
+            Input::Snapshot { index, data } => self.take_service_snapshot(index, data),
+        }
+        self.apply_committed();
+        #[cfg(debug_assertions)]
+        {
+            assert!(self.term >= before.0, "term went backwards");
+            assert!(self.log.committed() >= before.1, "commit went backwards");
+            assert!(self.log.applied() >= before.2, "applied went backwards");
+            if let Err(violation) = self.check_invariants() {
+                panic!("raft invariant broken on {}: {violation}", self.config.id());
+            }
+        }
+        std::mem::take(&mut self.actions)
+    }
+
+    fn tick(&mut self) {
+        match &mut self.role {
+            Role::Leader(leader) => {
+                leader.heartbeat_elapsed += 1;
+                if leader.heartbeat_elapsed >= self.config.heartbeat_interval_ticks() {
+                    leader.heartbeat_elapsed = 0;
+                    self.broadcast_heartbeat();
+                }
+            }
+            Role::Follower(_) | Role::Candidate(_) => {
+                self.election_elapsed += 1;
+                if self.election_elapsed >= self.election_timeout {
+                    self.campaign();
+                }
+            }
+        }
+    }
+
+    /// Settles the term first, then hands the message to the current role's handler.
+    fn receive(&mut self, message: Message) {
+        let from = message.from_id();
+        if message.to_id() != self.config.id()
+            || from == self.config.id()
+            || !self.config.is_voter(from)
+        {
+            return;
+        }
+        let term = message.term();
+        let Some(body) = message.body else {
+            return;
+        };
+        if term > self.term {
+            let leader =
+                matches!(body, Body::AppendEntries(_) | Body::InstallSnapshot(_)).then_some(from);
+            self.become_follower(term, leader);
+        }
+        if term < self.term {
+            self.answer_stale(from, &body);
+            return;
+        }
+        match self.role {
+            Role::Follower(_) => self.step_follower(from, body),
+            Role::Candidate(_) => self.step_candidate(from, body),
+            Role::Leader(_) => self.step_leader(from, body),
+        }
+    }
+
+    /// A request from an older term gets an answer carrying our term, so its sender steps
+    /// down; a stale reply is dropped.
+    fn answer_stale(&mut self, from: NodeId, body: &Body) {
+        let reply = match body {
+            Body::RequestVote(_) => {
+                Body::RequestVoteReply(crate::message::RequestVoteReply { granted: false })
+            }
+            Body::AppendEntries(ae) => {
+                Body::AppendEntriesReply(crate::message::AppendEntriesReply {
+                    success: false,
+                    match_index: 0,
+                    rejected_index: ae.prev_log_index,
+                    conflict_term: 0,
+                    conflict_index: 0,
+                })
+            }
+            Body::InstallSnapshot(_) => {
+                Body::InstallSnapshotReply(crate::message::InstallSnapshotReply {
+                    last_included_index: 0,
+                })
+            }
+            Body::RequestVoteReply(_)
+            | Body::AppendEntriesReply(_)
+            | Body::InstallSnapshotReply(_) => return,
+        };
+        self.send(from, reply);
+    }
+
+    fn step_follower(&mut self, from: NodeId, body: Body) {
+        match body {
+            Body::RequestVote(rv) => self.handle_request_vote(from, &rv),
+            Body::AppendEntries(ae) => {
+                self.heard_from_leader(from);
+                self.handle_append_entries(from, ae);
+            }
+            Body::InstallSnapshot(snapshot) => {
+                self.heard_from_leader(from);
+                self.handle_install_snapshot(from, snapshot);
+            }
+            Body::RequestVoteReply(_)
+            | Body::AppendEntriesReply(_)
+            | Body::InstallSnapshotReply(_) => {}
+        }
+    }
+
+    fn step_leader(&mut self, from: NodeId, body: Body) {
+        match body {
+            Body::RequestVote(rv) => self.handle_request_vote(from, &rv),
+            Body::AppendEntriesReply(reply) => self.handle_append_reply(from, &reply),
+            Body::InstallSnapshotReply(reply) => self.handle_snapshot_reply(from, &reply),
+            // Another leader in our own term would break election safety; ignore it.
+            Body::AppendEntries(_) | Body::InstallSnapshot(_) | Body::RequestVoteReply(_) => {}
+        }
+    }
+
+    /// A follower heard from the current leader: remember it and restart the election timer.
+    fn heard_from_leader(&mut self, leader: NodeId) {
+        if let Role::Follower(follower) = &mut self.role {
+            follower.leader = Some(leader);
+        }
+        self.election_elapsed = 0;
+    }
+
+    pub(crate) fn reset_election_timer(&mut self) {
+        let min = self.config.election_timeout_ticks_min();
+        let span = u64::from(self.config.election_timeout_ticks_max() - min) + 1;
+        let offset = u32::try_from(self.rng.next_u64() % span).unwrap_or(0);
+        self.election_elapsed = 0;
+        self.election_timeout = min + offset;
+    }
+
+    /// Becomes a follower of `term` (which must not be older than ours), persisting the
+    /// hard state if the term moved.
+    pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        debug_assert!(term >= self.term, "becoming follower of an older term");
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.persist_hard_state();
+        }
+        self.role = Role::Follower(Follower { leader });
+        self.reset_election_timer();
+    }
+
+    pub(crate) fn become_leader(&mut self) {
+        debug_assert!(
+            matches!(self.role, Role::Candidate(_)),
+            "only a candidate becomes leader"
+        );
+        debug_assert_eq!(self.voted_for, Some(self.config.id()));
+        let last = self.log.last_index();
+        let progress = self
+            .config
+            .peers()
+            .map(|peer| (peer, Progress::new(last)))
+            .collect();
+        self.role = Role::Leader(Leader {
+            progress,
+            heartbeat_elapsed: 0,
+        });
+        self.broadcast_heartbeat();
+        self.maybe_commit();
+    }
+
+    pub(crate) fn persist_hard_state(&mut self) {
+        self.actions.push(Action::Persist(PersistAction::HardState {
+            term: self.term,
+            voted_for: self.voted_for,
+        }));
+    }
+
+    pub(crate) fn send(&mut self, to: NodeId, body: Body) {
+        self.actions.push(Action::Send(Message::new(
+            self.config.id(),
+            to,
+            self.term,
+            body,
+        )));
+    }
+
+    fn apply_committed(&mut self) {
+        for entry in self.log.take_committed() {
+            self.actions.push(Action::Apply(Apply::Entry(entry)));
+        }
+    }
+
+    /// Checks the node's local invariants; a violation is a bug in this crate.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.log.check()?;
+        match &self.role {
+            Role::Leader(leader) => {
+                if self.voted_for != Some(self.config.id()) {
+                    return Err("a leader must have voted for itself".into());
+                }
+                if leader.progress.len() + 1 != self.config.voters().len() {
+                    return Err("a leader tracks every peer and only peers".into());
+                }
+                for (peer, progress) in &leader.progress {
+                    if progress.match_index > self.log.last_index() {
+                        return Err(format!("{peer} matches past the leader's last index"));
+                    }
+                }
+            }
+            Role::Candidate(candidate) => {
+                if self.voted_for != Some(self.config.id())
+                    || !candidate.granted.contains(&self.config.id())
+                {
+                    return Err("a candidate votes for itself".into());
+                }
+            }
+            Role::Follower(_) => {}
+        }
+        if self.election_timeout < self.config.election_timeout_ticks_min()
+            || self.election_timeout > self.config.election_timeout_ticks_max()
+        {
+            return Err("election timeout outside the configured range".into());
+        }
+        Ok(())
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.config.id()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// The vote cast in the current term.
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+
+    /// The current role.
+    pub fn role(&self) -> RoleKind {
+        match self.role {
+            Role::Follower(_) => RoleKind::Follower,
+            Role::Candidate(_) => RoleKind::Candidate,
+            Role::Leader(_) => RoleKind::Leader,
+        }
+    }
+
+    /// Whether this node leads its current term.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    /// The leader of the current term, as far as this node knows.
+    pub fn leader_hint(&self) -> Option<NodeId> {
+        match &self.role {
+            Role::Leader(_) => Some(self.config.id()),
+            Role::Follower(follower) => follower.leader,
+            Role::Candidate(_) => None,
+        }
+    }
+
+    /// The commit index.
+    pub fn commit_index(&self) -> LogIndex {
+        self.log.committed()
+    }
+
+    /// The last index handed to the service.
+    pub fn applied_index(&self) -> LogIndex {
+        self.log.applied()
+    }
+
+    /// The index of the last log entry.
+    pub fn last_log_index(&self) -> LogIndex {
+        self.log.last_index()
+    }
+
+    /// The term of the last log entry.
+    pub fn last_log_term(&self) -> Term {
+        self.log.last_term()
+    }
+
+    /// The last index covered by the snapshot (0 if none).
+    pub fn snapshot_index(&self) -> LogIndex {
+        self.log.snapshot_index()
+    }
+
+    /// The entry at `index`, if the log holds it (not compacted, not past the end).
+    pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
+        self.log.entry(index)
+    }
+
+    /// The term at `index`, if known (the snapshot index or a held entry).
+    pub fn term_at(&self, index: LogIndex) -> Option<Term> {
+        self.log.term_at(index)
+    }
+
+    /// The encoded size of the persisted raft state (term, vote, snapshot position and
+    /// log; the snapshot bytes excluded), as [`PersistedState::raft_state_size`] gives it.
+    pub fn raft_state_size(&self) -> usize {
+        header_record_len(
+            self.term,
+            self.voted_for,
+            self.log.snapshot_index(),
+            self.log.snapshot_term(),
+        ) + self.log.entries_encoded_len()
+    }
+}

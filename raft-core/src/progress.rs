@@ -1,0 +1,156 @@
+//! A leader's view of one follower: how much of the log it holds and what to send next.
+//!
+//! `Probe`: the leader does not know where the follower's log matches; it sends one
+//! AppendEntries and waits for the answer (or the next heartbeat) before sending another.
+//! `Replicate`: the follower matched; new entries are streamed as they are proposed.
+//! `Snapshot`: an InstallSnapshot is in flight; appends wait for its answer or a heartbeat.
+
+use crate::types::LogIndex;
+
+/// How the leader is currently talking to a follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// Finding the match point, one request at a time.
+    Probe {
+        /// Whether a probe is outstanding (no more sends until a reply or a heartbeat).
+        paused: bool,
+    },
+    /// Streaming entries optimistically.
+    Replicate,
+    /// A snapshot ending at `index` was sent.
+    Snapshot {
+        /// The snapshot's last index.
+        index: LogIndex,
+    },
+}
+
+/// One follower's replication progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// The highest index known to match the leader's log.
+    pub match_index: LogIndex,
+    /// The next index to send.
+    pub next_index: LogIndex,
+    /// How entries are being sent.
+    pub mode: ProgressMode,
+}
+
+impl Progress {
+    /// The progress of a follower right after the election: assume it matches up to the
+    /// leader's last index and probe from there.
+    pub fn new(leader_last_index: LogIndex) -> Progress {
+        Progress {
+            match_index: LogIndex::ZERO,
+            next_index: leader_last_index.next(),
+            mode: ProgressMode::Probe { paused: false },
+        }
+    }
+
+    /// Whether the leader may send an AppendEntries now.
+    pub fn can_send(&self) -> bool {
+        matches!(
+            self.mode,
+            ProgressMode::Replicate | ProgressMode::Probe { paused: false }
+        )
+    }
+
+    /// Records that entries up to `last_sent` were sent.
+    pub fn on_sent(&mut self, last_sent: LogIndex) {
+        match self.mode {
+            ProgressMode::Replicate => self.next_index = self.next_index.max(last_sent.next()),
+            ProgressMode::Probe { .. } => self.mode = ProgressMode::Probe { paused: true },
+            ProgressMode::Snapshot { .. } => {}
+        }
+    }
+
+    /// Records that a snapshot ending at `index` was sent.
+    pub fn on_snapshot_sent(&mut self, index: LogIndex) {
+        self.mode = ProgressMode::Snapshot { index };
+    }
+
+    /// Handles a successful reply saying the follower matches up to `index`.
+    /// Returns whether the match index grew.
+    pub fn on_match(&mut self, index: LogIndex) -> bool {
+        let grew = index > self.match_index;
+        if grew {
+            self.match_index = index;
+        }
+        self.next_index = self.next_index.max(index.next());
+        match self.mode {
+            ProgressMode::Snapshot { index: sent } if self.match_index < sent => {}
+            _ => self.mode = ProgressMode::Replicate,
+        }
+        grew
+    }
+
+    /// Handles a rejection of the request whose previous index was `rejected_index`;
+    /// `hint` is where the leader should try next. Returns false for a stale rejection.
+    pub fn on_reject(&mut self, rejected_index: LogIndex, hint: LogIndex) -> bool {
+        if rejected_index < self.match_index {
+            return false;
+        }
+        if let ProgressMode::Probe { .. } = self.mode {
+            if rejected_index.next() != self.next_index {
+                return false;
+            }
+        }
+        self.next_index = hint.clamp(
+            self.match_index.next(),
+            rejected_index.max(self.match_index.next()),
+        );
+        self.mode = ProgressMode::Probe { paused: false };
+        true
+    }
+
+    /// At a heartbeat: let a paused probe (or a stalled snapshot) try again, and resend
+    /// whatever has not been acknowledged.
+    pub fn on_heartbeat(&mut self) {
+        match self.mode {
+            ProgressMode::Probe { .. } => self.mode = ProgressMode::Probe { paused: false },
+            ProgressMode::Replicate => self.next_index = self.match_index.next(),
+            ProgressMode::Snapshot { .. } => {
+                self.mode = ProgressMode::Probe { paused: false };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_pauses_after_one_send_and_resumes_on_heartbeat() {
+        let mut p = Progress::new(LogIndex(5));
+        assert!(p.can_send());
+        p.on_sent(LogIndex(5));
+        assert!(!p.can_send());
+        p.on_heartbeat();
+        assert!(p.can_send());
+    }
+
+    #[test]
+    fn stale_rejection_is_ignored() {
+        let mut p = Progress::new(LogIndex(10));
+        p.on_sent(LogIndex(10));
+        assert!(p.on_reject(LogIndex(10), LogIndex(4)));
+        assert_eq!(p.next_index, LogIndex(4));
+        // A duplicate of the same rejection no longer matches next_index - 1.
+        assert!(!p.on_reject(LogIndex(10), LogIndex(2)));
+        assert_eq!(p.next_index, LogIndex(4));
+    }
+
+    #[test]
+    fn match_switches_to_replicate_and_streams() {
+        let mut p = Progress::new(LogIndex(3));
+        assert!(p.on_match(LogIndex(3)));
+        assert_eq!(p.mode, ProgressMode::Replicate);
+        p.on_sent(LogIndex(7));
+        assert_eq!(p.next_index, LogIndex(8));
+        assert!(
+            !p.on_match(LogIndex(2)),
+            "an older match does not go backwards"
+        );
+        assert_eq!(p.match_index, LogIndex(3));
+    }
+}

@@ -1,0 +1,311 @@
+//! Log replication (§5.3): the leader's proposals, appends and commit rule (§5.4.2), the
+//! follower's consistency check with the fast-backup hint.
+
+use bytes::Bytes;
+
+use crate::action::{Action, ProposeError, Proposed};
+use crate::message::{AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot};
+use crate::node::{Node, Role};
+use crate::persist::PersistAction;
+use crate::quorum::majority_index;
+use crate::types::{LogIndex, NodeId, Term};
+
+impl Node {
+    /// Appends the commands to the leader's log and streams them to the followers.
+    pub(crate) fn propose(&mut self, commands: Vec<Bytes>) {
+        if !self.is_leader() {
+            let leader_hint = self.leader_hint();
+            self.actions
+                .push(Action::Proposal(Err(ProposeError::NotLeader {
+                    leader_hint,
+                })));
+            return;
+        }
+        if commands.is_empty() {
+            self.actions
+                .push(Action::Proposal(Err(ProposeError::EmptyBatch)));
+            return;
+        }
+        let first = self.log.last_index().next();
+        let count = commands.len() as u64;
+        let entries: Vec<Entry> = commands
+            .into_iter()
+            .enumerate()
+            .map(|(offset, data)| Entry::new(first.plus(offset as u64), self.term, data))
+            .collect();
+        for entry in &entries {
+            self.log.push(entry.clone());
+        }
+        self.actions
+            .push(Action::Persist(PersistAction::Append(entries)));
+        self.broadcast_append();
+        self.actions.push(Action::Proposal(Ok(Proposed {
+            index: first,
+            term: self.term,
+            count,
+        })));
+        self.maybe_commit();
+    }
+
+    fn peers(&self) -> Vec<NodeId> {
+        self.config.peers().collect()
+    }
+
+    /// Sends new entries to every follower that is ready for them.
+    fn broadcast_append(&mut self) {
+        for peer in self.peers() {
+            self.send_append(peer, false);
+        }
+    }
+
+    /// The heartbeat: every follower gets an AppendEntries, with whatever it still lacks.
+    pub(crate) fn broadcast_heartbeat(&mut self) {
+        for peer in self.peers() {
+            if let Role::Leader(leader) = &mut self.role {
+                if let Some(progress) = leader.progress.get_mut(&peer) {
+                    progress.on_heartbeat();
+                }
+            }
+            self.send_append(peer, true);
+        }
+    }
+
+    /// Sends `peer` the entries from its next index (or the snapshot, if they are
+    /// compacted). With `allow_empty`, an AppendEntries without entries goes out too.
+    pub(crate) fn send_append(&mut self, peer: NodeId, allow_empty: bool) {
+        let Role::Leader(leader) = &self.role else {
+            return;
+        };
+        let Some(progress) = leader.progress.get(&peer).copied() else {
+            return;
+        };
+        if !progress.can_send() {
+            return;
+        }
+        if progress.next_index <= self.log.snapshot_index() {
+            self.send_snapshot(peer);
+            return;
+        }
+        let prev = progress.next_index.prev();
+        let Some(prev_term) = self.log.term_at(prev) else {
+            return;
+        };
+        let entries = self
+            .log
+            .entries_from(progress.next_index, self.config.max_message_bytes());
+        if entries.is_empty() && !allow_empty {
+            return;
+        }
+        let last_sent = entries.last().map_or(prev, Entry::index);
+        let append = AppendEntries {
+            prev_log_index: prev.0,
+            prev_log_term: prev_term.0,
+            entries,
+            leader_commit: self.log.committed().0,
+        };
+        self.send(peer, Body::AppendEntries(append));
+        if let Role::Leader(leader) = &mut self.role {
+            if let Some(progress) = leader.progress.get_mut(&peer) {
+                progress.on_sent(last_sent);
+            }
+        }
+    }
+
+    fn send_snapshot(&mut self, peer: NodeId) {
+        let snapshot = InstallSnapshot {
+            last_included_index: self.log.snapshot_index().0,
+            last_included_term: self.log.snapshot_term().0,
+            data: self.snapshot_data.clone(),
+        };
+        let index = self.log.snapshot_index();
+        self.send(peer, Body::InstallSnapshot(snapshot));
+        if let Role::Leader(leader) = &mut self.role {
+            if let Some(progress) = leader.progress.get_mut(&peer) {
+                progress.on_snapshot_sent(index);
+            }
+        }
+    }
+
+    /// The leader's answer handling: advance on success, back up a whole term per round
+    /// trip on rejection.
+    pub(crate) fn handle_append_reply(&mut self, from: NodeId, reply: &AppendEntriesReply) {
+        let hint = if reply.success {
+            None
+        } else {
+            Some(self.backup_hint(reply))
+        };
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        let Some(progress) = leader.progress.get_mut(&from) else {
+            return;
+        };
+        match hint {
+            None => {
+                let matched = LogIndex(reply.match_index).min(self.log.last_index());
+                if progress.on_match(matched) {
+                    self.maybe_commit();
+                }
+                self.send_append(from, false);
+            }
+            Some(hint) => {
+                if progress.on_reject(LogIndex(reply.rejected_index), hint) {
+                    self.send_append(from, true);
+                }
+            }
+        }
+    }
+
+    /// Where to retry after a rejection: just past our last entry of the follower's
+    /// conflicting term if we have that term, else the first index the follower holds
+    /// for it (or its log length when its log was too short).
+    fn backup_hint(&self, reply: &AppendEntriesReply) -> LogIndex {
+        let conflict_index = LogIndex(reply.conflict_index.max(1));
+        if reply.conflict_term == 0 {
+            return conflict_index;
+        }
+        match self.log.last_index_of_term(Term(reply.conflict_term)) {
+            Some(last) => last.next(),
+            None => conflict_index,
+        }
+    }
+
+    /// Commits the largest index a majority holds, if it is from the current term (§5.4.2).
+    pub(crate) fn maybe_commit(&mut self) {
+        let Role::Leader(leader) = &self.role else {
+            return;
+        };
+        let mut matches: Vec<LogIndex> = leader.progress.values().map(|p| p.match_index).collect();
+        matches.push(self.log.last_index());
+        let candidate = majority_index(&matches);
+        if candidate > self.log.committed() && self.log.term_at(candidate) == Some(self.term) {
+            self.log.commit_to(candidate);
+        }
+    }
+
+    /// The follower's side of AppendEntries (the term is already settled as ours).
+    pub(crate) fn handle_append_entries(&mut self, from: NodeId, append: AppendEntries) {
+        let Some((prev, entries)) =
+            self.skip_compacted(append.prev_log_index, append.prev_log_term, append.entries)
+        else {
+            return;
+        };
+        let prev_index = prev.0;
+        if !well_formed(prev, &entries, self.term) {
+            return;
+        }
+        match self.log.term_at(prev_index) {
+            None => {
+                // Our log is too short: tell the leader where it ends.
+                self.reject_append(from, prev_index, Term::ZERO, self.log.last_index().next());
+                return;
+            }
+            Some(term) if term != prev.1 => {
+                let first = self.log.first_index_of_term_at(prev_index);
+                self.reject_append(from, prev_index, term, first);
+                return;
+            }
+            Some(_) => {}
+        }
+        let last_new = prev_index.plus(entries.len() as u64);
+        if !self.store_entries(entries) {
+            return;
+        }
+        self.log
+            .commit_to(LogIndex(append.leader_commit).min(last_new));
+        self.send(
+            from,
+            Body::AppendEntriesReply(AppendEntriesReply {
+                success: true,
+                match_index: last_new.0,
+                ..AppendEntriesReply::default()
+            }),
+        );
+    }
+
+    /// Drops the entries of an AppendEntries that fall inside our snapshot (they are
+    /// committed, so they match). Returns the new (prev index, prev term) and entries.
+    fn skip_compacted(
+        &self,
+        prev_index: u64,
+        prev_term: u64,
+        mut entries: Vec<Entry>,
+    ) -> Option<((LogIndex, Term), Vec<Entry>)> {
+        let snapshot_index = self.log.snapshot_index();
+        let prev = LogIndex(prev_index);
+        if prev >= snapshot_index {
+            return Some(((prev, Term(prev_term)), entries));
+        }
+        let covered = usize::try_from(snapshot_index.0 - prev.0).ok()?;
+        if covered > entries.len() {
+            // Everything it carries is already in our snapshot: nothing to check or store.
+            return Some(((snapshot_index, self.log.snapshot_term()), Vec::new()));
+        }
+        entries.drain(..covered);
+        Some(((snapshot_index, self.log.snapshot_term()), entries))
+    }
+
+    /// Stores entries after a matching prefix: skip those we already hold, truncate at the
+    /// first conflict, append the rest. Returns false if the leader asked us to drop a
+    /// committed entry (impossible under Raft; the message is ignored).
+    fn store_entries(&mut self, entries: Vec<Entry>) -> bool {
+        let mut new_from = entries.len();
+        for (position, entry) in entries.iter().enumerate() {
+            match self.log.term_at(entry.index()) {
+                Some(term) if term == entry.term() => continue,
+                Some(_) => {
+                    if entry.index() <= self.log.committed() {
+                        return false;
+                    }
+                    self.log.truncate_from(entry.index());
+                    self.actions
+                        .push(Action::Persist(PersistAction::TruncateFrom(entry.index())));
+                }
+                None => {}
+            }
+            new_from = position;
+            break;
+        }
+        if new_from < entries.len() {
+            let fresh: Vec<Entry> = entries.into_iter().skip(new_from).collect();
+            for entry in &fresh {
+                self.log.push(entry.clone());
+            }
+            self.actions
+                .push(Action::Persist(PersistAction::Append(fresh)));
+        }
+        true
+    }
+
+    fn reject_append(
+        &mut self,
+        to: NodeId,
+        rejected: LogIndex,
+        conflict_term: Term,
+        conflict_index: LogIndex,
+    ) {
+        self.send(
+            to,
+            Body::AppendEntriesReply(AppendEntriesReply {
+                success: false,
+                match_index: 0,
+                rejected_index: rejected.0,
+                conflict_term: conflict_term.0,
+                conflict_index: conflict_index.0,
+            }),
+        );
+    }
+}
+
+/// Entries must be consecutive after `prev`, with terms that never decrease and never
+/// pass the leader's term; anything else is a malformed message.
+fn well_formed(prev: (LogIndex, Term), entries: &[Entry], leader_term: Term) -> bool {
+    let (prev_index, mut previous_term) = prev;
+    entries.iter().enumerate().all(|(offset, entry)| {
+        let ok = entry.index() == prev_index.plus(offset as u64 + 1)
+            && entry.term() >= previous_term
+            && entry.term() <= leader_term;
+        previous_term = entry.term();
+        ok
+    })
+}

@@ -1,0 +1,1 @@
+//! Integration suites live in tests/tests.
