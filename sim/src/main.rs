@@ -1,1 +1,5 @@
-fn main() {}
+//! The `raftlab` binary; see `sim::cli`.
+
+fn main() -> std::process::ExitCode {
+    sim::cli::main()
+}

@@ -1,0 +1,539 @@
+//! A tiny in-test router: N nodes, the persisted image of each, a message queue, and the
+//! checks every step runs (persist-before-send, apply order, election safety, state
+//! machine safety, persisted image agreeing with the node).
+//!
+//! Node ids in this module are plain `u64`s (`1..=n`) to keep the tests short.
+#![allow(dead_code)] // each test crate uses a different part of the shared module
+
+pub mod build;
+pub mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use raft_core::bytes::Bytes;
+use raft_core::{
+    Action, Apply, Body, Config, ConfigBuilder, Input, LogIndex, Message, Node, NodeId,
+    PersistAction, PersistedState, ProposeError, Proposed, RoleKind, SnapshotError, Term,
+};
+
+/// The ids `1..=n`.
+pub fn ids(n: u64) -> Vec<NodeId> {
+    (1..=n).map(NodeId).collect()
+}
+
+/// The default configuration of node `id` in a cluster of `n`, seeded with its id.
+pub fn config(id: u64, n: u64) -> Config {
+    Config::builder(NodeId(id), ids(n))
+        .seed(id)
+        .build()
+        .expect("valid config")
+}
+
+/// How many messages `deliver_all` delivers before it calls the cluster livelocked.
+const DELIVERY_LIMIT: usize = 200_000;
+/// How many rounds `tick_all_until` runs before it gives up.
+const ROUND_LIMIT: usize = 20_000;
+
+/// A cluster of nodes wired through an in-memory, lossless (unless cut), FIFO network.
+pub struct Router {
+    configs: BTreeMap<u64, Config>,
+    nodes: BTreeMap<u64, Node>,
+    persisted: BTreeMap<u64, PersistedState>,
+    /// Every persist action each node emitted, in order (across restarts).
+    pub persist_log: BTreeMap<u64, Vec<PersistAction>>,
+    queue: VecDeque<Message>,
+    /// Directed links (from, to) that drop every message.
+    cut: BTreeSet<(u64, u64)>,
+    /// Everything each node's service was handed, in order (across restarts).
+    pub applied: BTreeMap<u64, Vec<Apply>>,
+    /// The last index each node's service holds.
+    service_index: BTreeMap<u64, LogIndex>,
+    /// The commit index each live node reported last (never goes back while it runs).
+    last_commit: BTreeMap<u64, LogIndex>,
+    /// What was applied at each index by anyone: state machine safety.
+    chosen: BTreeMap<LogIndex, (Term, Bytes)>,
+    /// The leader of each term seen: election safety.
+    leaders: BTreeMap<Term, u64>,
+    /// Every message handed to a node, in order.
+    pub delivered: Vec<Message>,
+}
+
+impl Router {
+    /// `n` fresh nodes with the default configuration.
+    pub fn new(n: u64) -> Router {
+        Router::with_configs((1..=n).map(|id| config(id, n)).collect())
+    }
+
+    /// `n` fresh nodes whose configuration `adjust` tunes (the seed is the id).
+    pub fn with_builder(n: u64, adjust: impl Fn(ConfigBuilder) -> ConfigBuilder) -> Router {
+        let configs = (1..=n)
+            .map(|id| {
+                adjust(Config::builder(NodeId(id), ids(n)).seed(id))
+                    .build()
+                    .expect("valid config")
+            })
+            .collect();
+        Router::with_configs(configs)
+    }
+
+    /// Fresh nodes with the given configurations.
+    pub fn with_configs(configs: Vec<Config>) -> Router {
+        let states = configs.iter().map(|_| PersistedState::new()).collect();
+        Router::from_states(configs, states)
+    }
+
+    /// Nodes restored from the given persisted states (the default configuration).
+    pub fn restored(states: Vec<PersistedState>) -> Router {
+        let n = states.len() as u64;
+        Router::from_states((1..=n).map(|id| config(id, n)).collect(), states)
+    }
+
+    /// Nodes restored from the given configurations and persisted states.
+    pub fn from_states(configs: Vec<Config>, states: Vec<PersistedState>) -> Router {
+        let mut router = Router {
+            configs: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            persisted: BTreeMap::new(),
+            persist_log: BTreeMap::new(),
+            queue: VecDeque::new(),
+            cut: BTreeSet::new(),
+            applied: BTreeMap::new(),
+            service_index: BTreeMap::new(),
+            last_commit: BTreeMap::new(),
+            chosen: BTreeMap::new(),
+            leaders: BTreeMap::new(),
+            delivered: Vec::new(),
+        };
+        for (config, state) in configs.into_iter().zip(states) {
+            let id = config.id().0;
+            router.configs.insert(id, config);
+            router.persisted.insert(id, state);
+            router.persist_log.insert(id, Vec::new());
+            router.applied.insert(id, Vec::new());
+            router.restart(id);
+        }
+        router
+    }
+
+    /// All node ids, live or crashed.
+    pub fn ids(&self) -> Vec<u64> {
+        self.configs.keys().copied().collect()
+    }
+
+    /// The live node `id`.
+    pub fn node(&self, id: u64) -> &Node {
+        self.nodes
+            .get(&id)
+            .unwrap_or_else(|| panic!("n{id} is not running"))
+    }
+
+    /// Whether node `id` is running.
+    pub fn is_up(&self, id: u64) -> bool {
+        self.nodes.contains_key(&id)
+    }
+
+    /// What node `id` has persisted.
+    pub fn persisted(&self, id: u64) -> &PersistedState {
+        &self.persisted[&id]
+    }
+
+    /// The messages in flight, oldest first.
+    pub fn queue(&self) -> &VecDeque<Message> {
+        &self.queue
+    }
+
+    /// Puts a message in flight (e.g. a forged or replayed one).
+    pub fn inject(&mut self, message: Message) {
+        self.queue.push_back(message);
+    }
+
+    /// Removes every message in flight and returns them.
+    pub fn take_queue(&mut self) -> Vec<Message> {
+        self.queue.drain(..).collect()
+    }
+
+    /// The commands node `id`'s service was handed as entries, in order.
+    pub fn applied_data(&self, id: u64) -> Vec<Bytes> {
+        self.applied[&id]
+            .iter()
+            .filter_map(|apply| match apply {
+                Apply::Entry(entry) => Some(entry.data.clone()),
+                Apply::Snapshot { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The last index node `id`'s service holds.
+    pub fn service_index(&self, id: u64) -> LogIndex {
+        self.service_index[&id]
+    }
+
+    /// The unique live leader of the highest term, if any.
+    pub fn leader(&self) -> Option<u64> {
+        self.nodes
+            .values()
+            .filter(|node| node.is_leader())
+            .max_by_key(|node| node.term())
+            .map(|node| node.id().0)
+    }
+
+    /// Feeds one input to node `id`, checks and carries out the actions, returns them.
+    pub fn step(&mut self, id: u64, input: Input) -> Vec<Action> {
+        let node = self
+            .nodes
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("stepping n{id}, which is not running"));
+        let actions = node.step(input);
+        self.carry_out(id, &actions);
+        self.check_node(id);
+        actions
+    }
+
+    /// One tick of node `id`.
+    pub fn tick(&mut self, id: u64) -> Vec<Action> {
+        self.step(id, Input::Tick)
+    }
+
+    /// Ticks node `id` alone (delivering nothing) until it starts an election; returns
+    /// the number of ticks it took.
+    pub fn tick_until_campaign(&mut self, id: u64) -> u32 {
+        let term = self.node(id).term();
+        let limit = self.configs[&id].election_timeout_ticks_max();
+        for ticks in 1..=limit {
+            self.tick(id);
+            if self.node(id).term() > term {
+                return ticks;
+            }
+        }
+        panic!("n{id} did not campaign within its largest election timeout");
+    }
+
+    /// Makes node `id` campaign and delivers everything; asserts it won.
+    pub fn elect(&mut self, id: u64) {
+        self.tick_until_campaign(id);
+        self.deliver_all();
+        assert!(
+            self.node(id).is_leader(),
+            "n{id} should have won its election"
+        );
+    }
+
+    /// Ticks every live node once, then delivers everything, until `done` holds.
+    /// Returns the number of rounds.
+    pub fn tick_all_until(&mut self, mut done: impl FnMut(&Router) -> bool) -> usize {
+        for round in 0..ROUND_LIMIT {
+            if done(self) {
+                return round;
+            }
+            for id in self.live_ids() {
+                self.tick(id);
+            }
+            self.deliver_all();
+        }
+        panic!("condition not reached within {ROUND_LIMIT} rounds");
+    }
+
+    /// Ticks every live node `rounds` times, delivering everything after each round.
+    pub fn tick_all(&mut self, rounds: usize) {
+        for _ in 0..rounds {
+            for id in self.live_ids() {
+                self.tick(id);
+            }
+            self.deliver_all();
+        }
+    }
+
+    /// Delivers the oldest message in flight (or drops it on a cut link or a crashed
+    /// receiver). Returns false when nothing was in flight.
+    pub fn deliver_one(&mut self) -> bool {
+        let Some(message) = self.queue.pop_front() else {
+            return false;
+        };
+        self.deliver(message);
+        true
+    }
+
+    /// Delivers messages (and the messages they cause) until none is in flight.
+    pub fn deliver_all(&mut self) {
+        for _ in 0..DELIVERY_LIMIT {
+            if !self.deliver_one() {
+                return;
+            }
+        }
+        panic!("still delivering after {DELIVERY_LIMIT} messages: livelock");
+    }
+
+    /// Delivers, in order, the messages in flight that match `pick`; the others stay.
+    pub fn deliver_where(&mut self, mut pick: impl FnMut(&Message) -> bool) {
+        let (picked, kept): (Vec<Message>, Vec<Message>) = self.queue.drain(..).partition(&mut pick);
+        self.queue.extend(kept);
+        for message in picked {
+            self.deliver(message);
+        }
+    }
+
+    /// Drops the messages in flight that match `pick`; returns how many.
+    pub fn drop_where(&mut self, mut pick: impl FnMut(&Message) -> bool) -> usize {
+        let before = self.queue.len();
+        self.queue.retain(|message| !pick(message));
+        before - self.queue.len()
+    }
+
+    fn deliver(&mut self, message: Message) {
+        let (from, to) = (message.from, message.to);
+        if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
+            return;
+        }
+        // Every message crosses the wire in its encoded form.
+        let decoded = Message::from_bytes(&message.to_bytes()).expect("a sent message decodes");
+        assert_eq!(decoded, message, "the codec round-trips every sent message");
+        self.delivered.push(message.clone());
+        self.step(to, Input::Message(decoded));
+    }
+
+    /// Cuts both directions between `id` and every other node.
+    pub fn isolate(&mut self, id: u64) {
+        for other in self.ids() {
+            if other != id {
+                self.cut.insert((id, other));
+                self.cut.insert((other, id));
+            }
+        }
+    }
+
+    /// Cuts the link from `from` to `to` (one way).
+    pub fn cut(&mut self, from: u64, to: u64) {
+        self.cut.insert((from, to));
+    }
+
+    /// Cuts every link between nodes of different groups; unlisted nodes are isolated.
+    pub fn partition(&mut self, groups: &[&[u64]]) {
+        let group_of = |id: u64| groups.iter().position(|group| group.contains(&id));
+        for from in self.ids() {
+            for to in self.ids() {
+                if from != to && (group_of(from).is_none() || group_of(from) != group_of(to)) {
+                    self.cut.insert((from, to));
+                }
+            }
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Node `id` loses its volatile state; what it persisted stays.
+    pub fn crash(&mut self, id: u64) {
+        assert!(self.nodes.remove(&id).is_some(), "n{id} was not running");
+        self.last_commit.remove(&id);
+    }
+
+    /// Node `id` restarts from what it persisted; its service restores its snapshot.
+    pub fn restart(&mut self, id: u64) {
+        let config = self.configs[&id].clone();
+        let persisted = &self.persisted[&id];
+        let node = Node::restore(config, persisted).expect("a persisted image restores");
+        node.check_invariants().expect("a restored node is consistent");
+        assert_eq!(node.commit_index(), persisted.snapshot_index());
+        assert_eq!(node.applied_index(), persisted.snapshot_index());
+        assert_eq!(node.role(), RoleKind::Follower);
+        self.service_index.insert(id, persisted.snapshot_index());
+        self.last_commit.insert(id, node.commit_index());
+        self.nodes.insert(id, node);
+    }
+
+    /// Proposes `data` at node `id` and returns the answer.
+    pub fn propose(&mut self, id: u64, data: impl Into<Bytes>) -> Result<Proposed, ProposeError> {
+        let actions = self.step(id, Input::Propose(data.into()));
+        proposal_outcome(&actions)
+    }
+
+    /// Hands node `id` a service snapshot up to `index` and returns the answer.
+    pub fn snapshot(&mut self, id: u64, index: u64) -> Result<LogIndex, SnapshotError> {
+        let data = Bytes::from(format!("snapshot of n{id} up to {index}"));
+        let actions = self.step(
+            id,
+            Input::Snapshot {
+                index: LogIndex(index),
+                data,
+            },
+        );
+        let outcomes: Vec<_> = actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Snapshot(outcome) => Some(*outcome),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(outcomes.len(), 1, "one answer per snapshot: {actions:?}");
+        outcomes[0]
+    }
+
+    fn live_ids(&self) -> Vec<u64> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// Carries out the actions in order, checking each against the durable state so far.
+    fn carry_out(&mut self, id: u64, actions: &[Action]) {
+        for action in actions {
+            match action {
+                Action::Persist(change) => {
+                    let persisted = self.persisted.get_mut(&id).expect("known node");
+                    persisted.apply(change).expect("a persist action applies");
+                    assert_eq!(
+                        persisted.raft_state_size(),
+                        persisted.encode_raft_state().len(),
+                        "raft_state_size tracks the encoding"
+                    );
+                    self.persist_log.entry(id).or_default().push(change.clone());
+                }
+                Action::Send(message) => {
+                    check_send_is_durable(id, &self.persisted[&id], message);
+                    self.queue.push_back(message.clone());
+                }
+                Action::Apply(apply) => self.check_apply(id, apply),
+                Action::Proposal(_) | Action::Snapshot(_) => {}
+            }
+        }
+    }
+
+    fn check_apply(&mut self, id: u64, apply: &Apply) {
+        let service = self.service_index.get_mut(&id).expect("known node");
+        match apply {
+            Apply::Entry(entry) => {
+                assert_eq!(
+                    entry.index(),
+                    service.next(),
+                    "n{id} applies entries in order, without gaps"
+                );
+                *service = entry.index();
+                let held = self.persisted[&id]
+                    .entries()
+                    .iter()
+                    .find(|e| e.index() == entry.index());
+                assert_eq!(held, Some(entry), "n{id} applies only persisted entries");
+                let chosen = (entry.term(), entry.data.clone());
+                let previous = self.chosen.entry(entry.index()).or_insert(chosen.clone());
+                assert_eq!(
+                    *previous,
+                    chosen,
+                    "state machine safety broken at {}",
+                    entry.index()
+                );
+            }
+            Apply::Snapshot { index, term, .. } => {
+                assert!(
+                    *index > *service,
+                    "n{id} installs snapshot {index} while holding {service}"
+                );
+                *service = *index;
+                assert_eq!(self.persisted[&id].snapshot_index(), *index);
+                if let Some((chosen_term, _)) = self.chosen.get(index) {
+                    assert_eq!(chosen_term, term, "snapshot disagrees with a chosen entry");
+                }
+            }
+        }
+        self.applied.entry(id).or_default().push(apply.clone());
+    }
+
+    /// After every step: the node is consistent and agrees with its persisted image.
+    fn check_node(&mut self, id: u64) {
+        let node = &self.nodes[&id];
+        let persisted = &self.persisted[&id];
+        if let Err(violation) = node.check_invariants() {
+            panic!("n{id}: {violation}");
+        }
+        assert_eq!(node.term(), persisted.term(), "n{id} term is durable");
+        assert_eq!(node.voted_for(), persisted.voted_for(), "n{id} vote is durable");
+        assert_eq!(node.last_log_index(), persisted.last_index());
+        assert_eq!(node.snapshot_index(), persisted.snapshot_index());
+        assert_eq!(node.raft_state_size(), persisted.raft_state_size());
+        if let Some(last) = persisted.entries().back() {
+            assert_eq!(node.entry(last.index()), Some(last));
+        }
+        assert_eq!(node.applied_index(), self.service_index[&id]);
+        let commit = node.commit_index();
+        let previous = self.last_commit.insert(id, commit).unwrap_or_default();
+        assert!(commit >= previous, "n{id} commit went back");
+        if node.is_leader() {
+            let leader = *self.leaders.entry(node.term()).or_insert(id);
+            assert_eq!(leader, id, "two leaders in {}", node.term());
+            // Leader completeness: every chosen entry past our snapshot is in our log.
+            for (index, (term, _)) in self.chosen.range(node.snapshot_index().next()..) {
+                assert_eq!(
+                    node.term_at(*index),
+                    Some(*term),
+                    "leader n{id} lacks chosen entry {index}"
+                );
+            }
+        }
+    }
+}
+
+/// The answer to the proposal among `actions`; exactly one must be there.
+pub fn proposal_outcome(actions: &[Action]) -> Result<Proposed, ProposeError> {
+    let outcomes: Vec<_> = actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Proposal(outcome) => Some(*outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 1, "one answer per proposal: {actions:?}");
+    outcomes[0]
+}
+
+/// Checks that what a message claims is already durable on its sender.
+fn check_send_is_durable(id: u64, persisted: &PersistedState, message: &Message) {
+    assert_eq!(message.from, id, "n{id} sends as itself");
+    assert_eq!(
+        message.term(),
+        persisted.term(),
+        "n{id} sent a message in a term it had not persisted"
+    );
+    let holds = |index: u64, term: u64| {
+        let index = LogIndex(index);
+        (index == persisted.snapshot_index() && Term(term) == persisted.snapshot_term())
+            || (index < persisted.snapshot_index())
+            || persisted
+                .entries()
+                .iter()
+                .any(|e| e.index() == index && e.term() == Term(term))
+    };
+    match &message.body {
+        Some(Body::RequestVote(_)) => {
+            assert_eq!(persisted.voted_for(), Some(NodeId(id)), "candidate vote durable");
+        }
+        Some(Body::RequestVoteReply(reply)) if reply.granted => {
+            assert_eq!(
+                persisted.voted_for(),
+                Some(message.to_id()),
+                "n{id} granted a vote it had not persisted"
+            );
+        }
+        Some(Body::AppendEntries(append)) => {
+            for entry in &append.entries {
+                assert!(
+                    holds(entry.index, entry.term),
+                    "n{id} sent entry {} it had not persisted",
+                    entry.index
+                );
+            }
+        }
+        Some(Body::AppendEntriesReply(reply)) if reply.success => {
+            assert!(
+                persisted.last_index() >= LogIndex(reply.match_index),
+                "n{id} acknowledged {} before persisting it",
+                reply.match_index
+            );
+        }
+        Some(Body::InstallSnapshot(snapshot)) => {
+            assert!(holds(
+                snapshot.last_included_index,
+                snapshot.last_included_term
+            ));
+        }
+        _ => {}
+    }
+}

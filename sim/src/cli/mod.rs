@@ -1,0 +1,210 @@
+//! The `raftlab` command line: run the catalog, list it, run targets under many seeds,
+//! replay one seed with its trace.
+
+mod output;
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use clap::{Parser, Subcommand};
+
+use crate::runner::{run, RunReport};
+use crate::scenarios::{catalog, find, Part, Scenario};
+
+/// raftlab: Raft and the lab's test suite as a deterministic simulation.
+#[derive(Debug, Parser)]
+#[command(name = "raftlab", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every scenario: id, part, servers.
+    List,
+    /// Run scenarios under one or more seeds.
+    Run {
+        /// Scenario ids, parts (2a, 2b, 2c, 2d) or `all`; all when omitted.
+        targets: Vec<String>,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many seeds to run: seed, seed + 1, ..., seed + seeds − 1.
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// Print one JSON object per run instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Worker threads (each run stays deterministic); defaults to the core count.
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Run one scenario under one seed and print its trace.
+    Replay {
+        /// The scenario id.
+        id: String,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+    },
+}
+
+/// Parses the arguments and runs the command; exit code 1 if a run failed, 2 on bad
+/// arguments.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        None => run_command(&catalog(), 1, 1, false, None),
+        Some(Command::List) => {
+            output::print_list(&catalog());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Run {
+            targets,
+            seed,
+            seeds,
+            json,
+            jobs,
+        }) => match select(&targets) {
+            Ok(scenarios) => run_command(&scenarios, seed, seeds, json, jobs),
+            Err(message) => usage_error(&message),
+        },
+        Some(Command::Replay { id, seed }) => match find(&id) {
+            Some(scenario) => replay(&scenario, seed),
+            None => usage_error(&format!("unknown scenario id `{id}` (see `raftlab list`)")),
+        },
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// Resolves targets (ids, parts, `all`) to scenarios, in catalog order, without repeats.
+pub fn select(targets: &[String]) -> Result<Vec<Scenario>, String> {
+    let all = catalog();
+    if targets.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen = vec![false; all.len()];
+    for target in targets {
+        let matched: Vec<usize> = if target.eq_ignore_ascii_case("all") {
+            (0..all.len()).collect()
+        } else if let Some(part) = Part::parse(target) {
+            (0..all.len()).filter(|&i| all[i].part == part).collect()
+        } else {
+            (0..all.len()).filter(|&i| all[i].id == target).collect()
+        };
+        if matched.is_empty() {
+            return Err(format!(
+                "unknown target `{target}`: expected a scenario id, a part (2a, 2b, 2c, 2d) or `all`"
+            ));
+        }
+        matched.into_iter().for_each(|i| chosen[i] = true);
+    }
+    Ok(all
+        .into_iter()
+        .zip(chosen)
+        .filter_map(|(s, keep)| keep.then_some(s))
+        .collect())
+}
+
+/// Runs every (scenario, seed) pair on `jobs` threads; results come back in order.
+pub fn run_many(scenarios: &[Scenario], first_seed: u64, seeds: u64, jobs: Option<usize>) -> Vec<(RunReport, f64)> {
+    let work: Vec<(Scenario, u64)> = scenarios
+        .iter()
+        .flat_map(|s| (0..seeds).map(move |k| (*s, first_seed + k)))
+        .collect();
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, work.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<(RunReport, f64)>>> = Mutex::new(vec![None; work.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((scenario, seed)) = work.get(i) else { break };
+                #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
+                let started = std::time::Instant::now();
+                let report = run(scenario, *seed, false);
+                let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+                if let Ok(mut results) = results.lock() {
+                    results[i] = Some((report, wall_ms));
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn run_command(scenarios: &[Scenario], seed: u64, seeds: u64, json: bool, jobs: Option<usize>) -> ExitCode {
+    if seeds == 0 {
+        return usage_error("--seeds must be at least 1");
+    }
+    #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
+    let started = std::time::Instant::now();
+    let results = run_many(scenarios, seed, seeds, jobs);
+    let wall_s = started.elapsed().as_secs_f64();
+    let failed = results.iter().filter(|(r, _)| !r.ok).count();
+    if json {
+        for (report, wall_ms) in &results {
+            println!("{}", output::json_line(report, *wall_ms));
+        }
+    } else {
+        output::print_table(&results, seeds, wall_s);
+    }
+    for (report, _) in results.iter().filter(|(r, _)| !r.ok) {
+        eprintln!(
+            "FAILED {} seed {}: {}\n  replay: cargo run --release -- replay {} --seed {}",
+            report.id,
+            report.seed,
+            report.error.as_deref().unwrap_or("?"),
+            report.id,
+            report.seed
+        );
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {} runs failed", results.len());
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn replay(scenario: &Scenario, seed: u64) -> ExitCode {
+    let report = run(scenario, seed, true);
+    for line in &report.trace {
+        println!("{line}");
+    }
+    println!(
+        "{} seed {}: {} trace_hash={:016x} sim_ms={} rpcs={} bytes={} commits={}",
+        report.id,
+        report.seed,
+        if report.ok { "ok" } else { "FAILED" },
+        report.trace_hash,
+        report.sim_ms,
+        report.rpcs,
+        report.bytes,
+        report.commits
+    );
+    if let Some(error) = &report.error {
+        println!("error: {error}");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,73 @@
+//! How the CLI prints: the lab-style table, JSON lines, the scenario list.
+
+use crate::runner::RunReport;
+use crate::scenarios::Scenario;
+
+/// Prints `id part servers` for every scenario.
+pub fn print_list(scenarios: &[Scenario]) {
+    println!("{:<36} {:<4} {:<8} title", "id", "part", "servers");
+    for s in scenarios {
+        let servers: Vec<String> = s.servers.iter().map(ToString::to_string).collect();
+        println!("{:<36} {:<4} {:<8} {}", s.id, s.part, servers.join(","), s.title);
+    }
+}
+
+/// One JSON object for one run.
+pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
+    serde_json::json!({
+        "id": report.id,
+        "part": report.part,
+        "seed": report.seed,
+        "ok": report.ok,
+        "trace_hash": format!("{:016x}", report.trace_hash),
+        "sim_ms": report.sim_ms,
+        "peers": report.peers,
+        "rpcs": report.rpcs,
+        "bytes": report.bytes,
+        "commits": report.commits,
+        "max_raft_state": report.max_raft_state,
+        "wall_ms": (wall_ms * 1000.0).round() / 1000.0,
+        "error": report.error,
+    })
+    .to_string()
+}
+
+/// The lab tester's table (one row per run, or per scenario summed over seeds), then totals.
+pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
+    println!(
+        "{:<36} {:>4} {:>6} {:>9} {:>5} {:>8} {:>11} {:>7} {:>9}  result",
+        "id", "part", "seeds", "sim s", "peers", "rpcs", "bytes", "commits", "wall ms"
+    );
+    let mut total_sim_ms = 0;
+    for chunk in results.chunks(seeds.max(1) as usize) {
+        let first = &chunk[0].0;
+        let sum = |f: fn(&RunReport) -> u64| chunk.iter().map(|(r, _)| f(r)).sum::<u64>();
+        let sim_ms = sum(|r| r.sim_ms);
+        total_sim_ms += sim_ms;
+        let wall_ms: f64 = chunk.iter().map(|(_, w)| w).sum();
+        let failed = chunk.iter().filter(|(r, _)| !r.ok).count();
+        let result = if failed == 0 {
+            "ok".to_string()
+        } else {
+            format!("{failed} FAILED")
+        };
+        println!(
+            "{:<36} {:>4} {:>6} {:>9.1} {:>5} {:>8} {:>11} {:>7} {:>9.1}  {result}",
+            first.id,
+            first.part,
+            chunk.len(),
+            sim_ms as f64 / 1000.0,
+            first.peers,
+            sum(|r| r.rpcs),
+            sum(|r| r.bytes),
+            sum(|r| r.commits),
+            wall_ms
+        );
+    }
+    let sim_s = total_sim_ms as f64 / 1000.0;
+    println!(
+        "total: {} runs, {sim_s:.1} s simulated in {wall_s:.2} s wall ({:.0}x real time)",
+        results.len(),
+        if wall_s > 0.0 { sim_s / wall_s } else { 0.0 }
+    );
+}

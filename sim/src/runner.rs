@@ -1,0 +1,140 @@
+//! Runs one scenario under one seed: builds the world, starts the cluster as the lab's
+//! make_config does, drives the scenario's tasks and the event queue, and reports.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::executor::Executor;
+use crate::network::NetworkConfig;
+use crate::rng::Stream;
+use crate::scenarios::Scenario;
+use crate::tester::{TestResult, Tester};
+use crate::world::{Millis, RaftSetup, World};
+
+/// The lab's per-test limit, in simulated ms.
+pub const SIM_LIMIT_MS: Millis = 120_000;
+
+/// What one run of one scenario produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// The scenario id.
+    pub id: &'static str,
+    /// The lab part, e.g. `2C`.
+    pub part: String,
+    /// The seed.
+    pub seed: u64,
+    /// Whether every assertion and checker held.
+    pub ok: bool,
+    /// The first failure.
+    pub error: Option<String>,
+    /// The determinism fingerprint.
+    pub trace_hash: u64,
+    /// Simulated time, summed over cluster sizes.
+    pub sim_ms: Millis,
+    /// Servers (of the largest cluster run).
+    pub peers: usize,
+    /// Requests delivered.
+    pub rpcs: u64,
+    /// Encoded bytes of requests and replies.
+    pub bytes: u64,
+    /// Agreements (the lab's maxIndex growth).
+    pub commits: u64,
+    /// The largest persisted raft state seen.
+    pub max_raft_state: usize,
+    /// Trace lines (only when asked for).
+    pub trace: Vec<String>,
+}
+
+/// Runs `scenario` under `seed`, recording the trace lines if `record_trace`.
+pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
+    let mut report = RunReport {
+        id: scenario.id,
+        part: scenario.part.to_string(),
+        seed,
+        ok: true,
+        error: None,
+        trace_hash: 0,
+        sim_ms: 0,
+        peers: 0,
+        rpcs: 0,
+        bytes: 0,
+        commits: 0,
+        max_raft_state: 0,
+        trace: Vec::new(),
+    };
+    let mut hash: u64 = 0;
+    for &servers in scenario.servers {
+        let label = format!("{}-{servers}", scenario.id);
+        let world_seed = Stream::new(seed, &label).next_u64();
+        let (result, world) = run_cluster(scenario, servers, world_seed, record_trace);
+        hash = hash.rotate_left(17) ^ world.trace.hash();
+        report.sim_ms += world.now();
+        report.peers = report.peers.max(servers);
+        report.rpcs += world.stats.rpcs;
+        report.bytes += world.stats.bytes;
+        report.commits += world.applier.max_index();
+        report.max_raft_state = report.max_raft_state.max(world.stats.max_raft_state);
+        report.trace.extend(world.trace.lines().iter().cloned());
+        if let Err(failure) = result {
+            report.ok = false;
+            report.error = Some(format!("{servers} servers: {failure}"));
+            break;
+        }
+    }
+    report.trace_hash = hash;
+    report
+}
+
+fn run_cluster(scenario: &Scenario, servers: usize, seed: u64, record_trace: bool) -> (TestResult, World) {
+    let network = NetworkConfig {
+        unreliable: scenario.unreliable,
+        ..NetworkConfig::default()
+    };
+    let world = World::new(servers, seed, RaftSetup::default(), network, scenario.snapshots, record_trace);
+    let world = Rc::new(RefCell::new(world));
+    let mut executor = Executor::new();
+    let tester = Tester::new(Rc::clone(&world), executor.spawner(), Stream::new(seed, "scenario"));
+    for i in 0..servers {
+        tester.start1(i);
+    }
+    for i in 0..servers {
+        tester.connect(i);
+    }
+    let outcome: Rc<RefCell<Option<TestResult>>> = Rc::new(RefCell::new(None));
+    let slot = Rc::clone(&outcome);
+    let body = (scenario.body)(tester.clone());
+    tester.spawn(async move {
+        let result = body.await;
+        *slot.borrow_mut() = Some(result);
+    });
+    let result = loop {
+        executor.run_ready();
+        if let Some(failure) = world.borrow().failure() {
+            break Err(crate::tester::Failure(failure.to_string()));
+        }
+        if let Some(result) = outcome.borrow_mut().take() {
+            break result;
+        }
+        let mut world = world.borrow_mut();
+        if world.now() > SIM_LIMIT_MS {
+            break Err(crate::tester::Failure(format!(
+                "test took longer than {} s of simulated time",
+                SIM_LIMIT_MS / 1000
+            )));
+        }
+        if !world.run_next_event() {
+            break Err(crate::tester::Failure("no event left while the scenario waits".into()));
+        }
+    };
+    drop(executor);
+    drop(tester);
+    let world = match Rc::try_unwrap(world) {
+        Ok(cell) => cell.into_inner(),
+        Err(shared) => {
+            // A task still holds the world (it was stopped mid-way); take a snapshot of it.
+            let mut world = shared.borrow_mut();
+            std::mem::replace(&mut *world, World::new(0, 0, RaftSetup::default(), NetworkConfig::default(), false, false))
+        }
+    };
+    (result, world)
+}

@@ -1,0 +1,105 @@
+//! The scenario catalog: every test of the lab, by stable id, with its part and servers.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::tester::{TestResult, Tester};
+
+mod part2a;
+mod part2b;
+mod part2c;
+mod part2d;
+
+/// A lab part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// Leader election.
+    A2,
+    /// Log replication.
+    B2,
+    /// Persistence.
+    C2,
+    /// Log compaction.
+    D2,
+}
+
+impl Part {
+    /// Every part, in order.
+    pub const ALL: [Part; 4] = [Part::A2, Part::B2, Part::C2, Part::D2];
+
+    /// Parses `2a`, `2B`, ...
+    pub fn parse(text: &str) -> Option<Part> {
+        Part::ALL
+            .into_iter()
+            .find(|part| part.to_string().eq_ignore_ascii_case(text))
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::A2 => "2A",
+            Part::B2 => "2B",
+            Part::C2 => "2C",
+            Part::D2 => "2D",
+        })
+    }
+}
+
+/// A scenario body: the test itself, over a started and connected cluster.
+pub type Body = fn(Tester) -> Pin<Box<dyn Future<Output = TestResult>>>;
+
+/// One scenario of the catalog.
+#[derive(Clone, Copy)]
+pub struct Scenario {
+    /// Stable id, e.g. `figure8-unreliable`.
+    pub id: &'static str,
+    /// The lab part.
+    pub part: Part,
+    /// The lab's title.
+    pub title: &'static str,
+    /// Cluster sizes it runs with (one run per size, in order).
+    pub servers: &'static [usize],
+    /// Whether the network starts unreliable.
+    pub unreliable: bool,
+    /// Whether the tester uses the snapshot applier.
+    pub snapshots: bool,
+    /// The test.
+    pub body: Body,
+}
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario")
+            .field("id", &self.id)
+            .field("part", &self.part)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every scenario, in lab order.
+pub fn catalog() -> Vec<Scenario> {
+    let mut all = Vec::new();
+    all.extend(part2a::scenarios());
+    all.extend(part2b::scenarios());
+    all.extend(part2c::scenarios());
+    all.extend(part2d::scenarios());
+    all
+}
+
+/// The scenario with this id.
+pub fn find(id: &str) -> Option<Scenario> {
+    catalog().into_iter().find(|s| s.id == id)
+}
+
+/// Boxes an async scenario function into a [`Body`]-compatible future.
+macro_rules! body {
+    ($f:path) => {{
+        fn boxed(t: $crate::tester::Tester) -> std::pin::Pin<Box<dyn std::future::Future<Output = $crate::tester::TestResult>>> {
+            Box::pin($f(t))
+        }
+        boxed as $crate::scenarios::Body
+    }};
+}
+pub(crate) use body;
