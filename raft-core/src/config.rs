@@ -45,6 +45,7 @@ pub struct Config {
     heartbeat_interval_ticks: u32,
     max_message_bytes: usize,
     seed: u64,
+    pre_vote: bool,
 }
 
 /// The builder for [`Config`]; defaults suit 10 ms ticks: elections after 300–600 ms,
@@ -58,6 +59,7 @@ pub struct ConfigBuilder {
     heartbeat_interval_ticks: u32,
     max_message_bytes: usize,
     seed: u64,
+    pre_vote: bool,
 }
 
 impl ConfigBuilder {
@@ -87,6 +89,17 @@ impl ConfigBuilder {
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Pre-vote (thesis §9.6): a node whose election timer runs out first asks whether it
+    /// could win, without raising its term; only with a majority's yes does it campaign.
+    /// A node that heard from a leader within the minimum election timeout says no. This
+    /// keeps a node with a stale log, or one rejoining from a partition, from disrupting
+    /// the cluster. Off by default, as in etcd-io/raft and tikv/raft-rs.
+    #[must_use]
+    pub fn pre_vote(mut self, enabled: bool) -> Self {
+        self.pre_vote = enabled;
         self
     }
 
@@ -127,6 +140,7 @@ impl ConfigBuilder {
             heartbeat_interval_ticks: self.heartbeat_interval_ticks,
             max_message_bytes: self.max_message_bytes,
             seed: self.seed,
+            pre_vote: self.pre_vote,
         })
     }
 }
@@ -142,6 +156,7 @@ impl Config {
             heartbeat_interval_ticks: 10,
             max_message_bytes: 1 << 20,
             seed: 0,
+            pre_vote: false,
         }
     }
 
@@ -188,5 +203,10 @@ impl Config {
     /// The seed of the election-timeout RNG.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// Whether elections start with a pre-vote round.
+    pub fn pre_vote(&self) -> bool {
+        self.pre_vote
     }
 }

@@ -1,4 +1,5 @@
-//! Leader election (§5.2, §5.4.1): campaigning, granting votes, counting them.
+//! Leader election (§5.2, §5.4.1): pre-vote (thesis §9.6), campaigning, granting votes,
+//! counting them.
 
 use crate::message::{Body, RequestVote, RequestVoteReply};
 use crate::node::{Candidate, Node, Role};
@@ -6,7 +7,30 @@ use crate::quorum::{tally, VoteResult};
 use crate::types::{LogIndex, NodeId, Term};
 
 impl Node {
-    /// The election timer ran out: start an election in the next term.
+    /// The election timer ran out: ask for pre-votes if configured, else campaign.
+    pub(crate) fn start_election(&mut self) {
+        if self.config.pre_vote() {
+            self.pre_campaign();
+        } else {
+            self.campaign();
+        }
+    }
+
+    /// Asks every peer whether it would vote for us in the next term, changing nothing.
+    fn pre_campaign(&mut self) {
+        debug_assert!(!self.is_leader(), "a leader does not campaign");
+        let id = self.config.id();
+        let mut candidate = Candidate {
+            pre_vote: true,
+            ..Candidate::default()
+        };
+        candidate.granted.insert(id);
+        self.role = Role::Candidate(candidate);
+        self.reset_election_timer();
+        self.request_votes(true);
+    }
+
+    /// Starts an election in the next term (§5.2).
     pub(crate) fn campaign(&mut self) {
         debug_assert!(!self.is_leader(), "a leader does not campaign");
         let id = self.config.id();
@@ -17,25 +41,45 @@ impl Node {
         candidate.granted.insert(id);
         self.role = Role::Candidate(candidate);
         self.reset_election_timer();
+        self.request_votes(false);
+    }
+
+    fn request_votes(&mut self, pre_vote: bool) {
         let request = RequestVote {
             last_log_index: self.log.last_index().0,
             last_log_term: self.log.last_term().0,
+            pre_vote,
+        };
+        let term = if pre_vote {
+            self.term.next()
+        } else {
+            self.term
         };
         let peers: Vec<NodeId> = self.config.peers().collect();
         for peer in peers {
-            self.send(peer, Body::RequestVote(request.clone()));
+            self.send_in_term(peer, term, Body::RequestVote(request.clone()));
         }
         self.count_votes();
     }
 
-    /// A vote request in our current term: grant it if we have not voted for someone
-    /// else and the candidate's log is at least as up to date as ours (§5.4.1).
-    pub(crate) fn handle_request_vote(&mut self, from: NodeId, request: &RequestVote) {
-        let free_to_vote = self.voted_for.is_none() || self.voted_for == Some(from);
+    /// A vote request (its term already settled) or a pre-vote request (term `term`).
+    pub(crate) fn handle_request_vote(&mut self, from: NodeId, term: Term, request: &RequestVote) {
         let up_to_date = self.log.is_up_to_date(
             LogIndex(request.last_log_index),
             Term(request.last_log_term),
         );
+        if request.pre_vote {
+            // Yes only for a later term, an up-to-date log, and no live leader that we know of.
+            let granted = term > self.term && up_to_date && !self.hears_from_leader();
+            let reply_term = if granted { term } else { self.term };
+            let reply = RequestVoteReply {
+                granted,
+                pre_vote: true,
+            };
+            self.send_in_term(from, reply_term, Body::RequestVoteReply(reply));
+            return;
+        }
+        let free_to_vote = self.voted_for.is_none() || self.voted_for == Some(from);
         let granted = free_to_vote && up_to_date;
         if granted && self.voted_for.is_none() {
             self.voted_for = Some(from);
@@ -45,22 +89,30 @@ impl Node {
             // Granting a vote restarts the election timer (Figure 2, Followers).
             self.election_elapsed = 0;
         }
-        self.send(from, Body::RequestVoteReply(RequestVoteReply { granted }));
+        let reply = RequestVoteReply {
+            granted,
+            pre_vote: false,
+        };
+        self.send(from, Body::RequestVoteReply(reply));
     }
 
-    pub(crate) fn step_candidate(&mut self, from: NodeId, body: Body) {
-        match body {
-            Body::RequestVote(request) => self.handle_request_vote(from, &request),
-            Body::RequestVoteReply(reply) => {
-                if let Role::Candidate(candidate) = &mut self.role {
-                    if reply.granted {
-                        candidate.granted.insert(from);
-                    } else {
-                        candidate.refused.insert(from);
-                    }
-                }
-                self.count_votes();
+    /// Whether this node leads, or follows a leader it heard from within the minimum
+    /// election timeout (leader stickiness, thesis §9.6).
+    fn hears_from_leader(&self) -> bool {
+        match &self.role {
+            Role::Leader(_) => true,
+            Role::Follower(follower) => {
+                follower.leader.is_some()
+                    && self.election_elapsed < self.config.election_timeout_ticks_min()
             }
+            Role::Candidate(_) => false,
+        }
+    }
+
+    pub(crate) fn step_candidate(&mut self, from: NodeId, term: Term, body: Body) {
+        match body {
+            Body::RequestVote(request) => self.handle_request_vote(from, term, &request),
+            Body::RequestVoteReply(reply) => self.record_vote(from, term, &reply),
             // A leader of our term exists: follow it (§5.2).
             Body::AppendEntries(append) => {
                 self.become_follower(self.term, Some(from));
@@ -74,6 +126,27 @@ impl Node {
         }
     }
 
+    fn record_vote(&mut self, from: NodeId, term: Term, reply: &RequestVoteReply) {
+        let Role::Candidate(candidate) = &mut self.role else {
+            return;
+        };
+        // A pre-vote answer speaks of the next term; a vote answer of ours.
+        let expected_term = if candidate.pre_vote {
+            self.term.next()
+        } else {
+            self.term
+        };
+        if reply.pre_vote != candidate.pre_vote || (reply.granted && term != expected_term) {
+            return;
+        }
+        if reply.granted {
+            candidate.granted.insert(from);
+        } else {
+            candidate.refused.insert(from);
+        }
+        self.count_votes();
+    }
+
     fn count_votes(&mut self) {
         let Role::Candidate(candidate) = &self.role else {
             return;
@@ -85,7 +158,11 @@ impl Node {
         );
         // A lost election waits for its timer: another candidate may yet win this term.
         if result == VoteResult::Won {
-            self.become_leader();
+            if candidate.pre_vote {
+                self.campaign();
+            } else {
+                self.become_leader();
+            }
         }
     }
 }

@@ -92,6 +92,10 @@ pub struct RequestVote {
     /// The term of the candidate's last entry.
     #[prost(uint64, tag = "2")]
     pub last_log_term: u64,
+    /// A pre-vote (thesis §9.6): asks whether the receiver would vote, without anyone
+    /// changing term. The message term is the term the candidate would campaign in.
+    #[prost(bool, tag = "3")]
+    pub pre_vote: bool,
 }
 
 /// The reply to [`RequestVote`].
@@ -100,6 +104,9 @@ pub struct RequestVoteReply {
     /// Whether the vote was granted.
     #[prost(bool, tag = "1")]
     pub granted: bool,
+    /// Whether this answers a pre-vote.
+    #[prost(bool, tag = "2")]
+    pub pre_vote: bool,
 }
 
 /// AppendEntries (Figure 2).
@@ -242,10 +249,16 @@ impl Message {
         match &self.body {
             None => format!("EMPTY {head}"),
             Some(Body::RequestVote(rv)) => format!(
-                "RV {head} last=i{}/t{}",
-                rv.last_log_index, rv.last_log_term
+                "{} {head} last=i{}/t{}",
+                if rv.pre_vote { "PV" } else { "RV" },
+                rv.last_log_index,
+                rv.last_log_term
             ),
-            Some(Body::RequestVoteReply(r)) => format!("RVR {head} granted={}", r.granted),
+            Some(Body::RequestVoteReply(r)) => format!(
+                "{} {head} granted={}",
+                if r.pre_vote { "PVR" } else { "RVR" },
+                r.granted
+            ),
             Some(Body::AppendEntries(ae)) => format!(
                 "AE {head} prev=i{}/t{} n={} commit=i{}",
                 ae.prev_log_index,

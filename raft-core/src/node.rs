@@ -20,6 +20,8 @@ use crate::types::{LogIndex, NodeId, Term};
 pub enum RoleKind {
     /// Follows a leader (or waits for one).
     Follower,
+    /// Asks whether it could win, before raising its term (pre-vote).
+    PreCandidate,
     /// Asks for votes.
     Candidate,
     /// Leads the current term.
@@ -42,6 +44,8 @@ pub(crate) struct Follower {
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Candidate {
+    /// A pre-vote round: the term is not raised and nothing is persisted.
+    pub(crate) pre_vote: bool,
     pub(crate) granted: BTreeSet<NodeId>,
     pub(crate) refused: BTreeSet<NodeId>,
 }
@@ -178,7 +182,7 @@ impl Node {
             Role::Follower(_) | Role::Candidate(_) => {
                 self.election_elapsed += 1;
                 if self.election_elapsed >= self.election_timeout {
-                    self.campaign();
+                    self.start_election();
                 }
             }
         }
@@ -197,7 +201,7 @@ impl Node {
         let Some(body) = message.body else {
             return;
         };
-        if term > self.term {
+        if term > self.term && moves_term(&body) {
             let leader =
                 matches!(body, Body::AppendEntries(_) | Body::InstallSnapshot(_)).then_some(from);
             self.become_follower(term, leader);
@@ -207,9 +211,9 @@ impl Node {
             return;
         }
         match self.role {
-            Role::Follower(_) => self.step_follower(from, body),
-            Role::Candidate(_) => self.step_candidate(from, body),
-            Role::Leader(_) => self.step_leader(from, body),
+            Role::Follower(_) => self.step_follower(from, term, body),
+            Role::Candidate(_) => self.step_candidate(from, term, body),
+            Role::Leader(_) => self.step_leader(from, term, body),
         }
     }
 
@@ -217,8 +221,11 @@ impl Node {
     /// down; a stale reply is dropped.
     fn answer_stale(&mut self, from: NodeId, body: &Body) {
         let reply = match body {
-            Body::RequestVote(_) => {
-                Body::RequestVoteReply(crate::message::RequestVoteReply { granted: false })
+            Body::RequestVote(request) => {
+                Body::RequestVoteReply(crate::message::RequestVoteReply {
+                    granted: false,
+                    pre_vote: request.pre_vote,
+                })
             }
             Body::AppendEntries(ae) => {
                 Body::AppendEntriesReply(crate::message::AppendEntriesReply {
@@ -241,9 +248,9 @@ impl Node {
         self.send(from, reply);
     }
 
-    fn step_follower(&mut self, from: NodeId, body: Body) {
+    fn step_follower(&mut self, from: NodeId, term: Term, body: Body) {
         match body {
-            Body::RequestVote(rv) => self.handle_request_vote(from, &rv),
+            Body::RequestVote(rv) => self.handle_request_vote(from, term, &rv),
             Body::AppendEntries(ae) => {
                 self.heard_from_leader(from);
                 self.handle_append_entries(from, ae);
@@ -258,9 +265,9 @@ impl Node {
         }
     }
 
-    fn step_leader(&mut self, from: NodeId, body: Body) {
+    fn step_leader(&mut self, from: NodeId, term: Term, body: Body) {
         match body {
-            Body::RequestVote(rv) => self.handle_request_vote(from, &rv),
+            Body::RequestVote(rv) => self.handle_request_vote(from, term, &rv),
             Body::AppendEntriesReply(reply) => self.handle_append_reply(from, &reply),
             Body::InstallSnapshotReply(reply) => self.handle_snapshot_reply(from, &reply),
             // Another leader in our own term would break election safety; ignore it.
@@ -325,12 +332,13 @@ impl Node {
     }
 
     pub(crate) fn send(&mut self, to: NodeId, body: Body) {
-        self.actions.push(Action::Send(Message::new(
-            self.config.id(),
-            to,
-            self.term,
-            body,
-        )));
+        self.send_in_term(to, self.term, body);
+    }
+
+    /// Sends with a message term other than ours (pre-votes speak of the next term).
+    pub(crate) fn send_in_term(&mut self, to: NodeId, term: Term, body: Body) {
+        let message = Message::new(self.config.id(), to, term, body);
+        self.actions.push(Action::Send(message));
     }
 
     fn apply_committed(&mut self) {
@@ -357,9 +365,8 @@ impl Node {
                 }
             }
             Role::Candidate(candidate) => {
-                if self.voted_for != Some(self.config.id())
-                    || !candidate.granted.contains(&self.config.id())
-                {
+                let own_vote = candidate.granted.contains(&self.config.id());
+                if !own_vote || (!candidate.pre_vote && self.voted_for != Some(self.config.id())) {
                     return Err("a candidate votes for itself".into());
                 }
             }
@@ -395,8 +402,9 @@ impl Node {
 
     /// The current role.
     pub fn role(&self) -> RoleKind {
-        match self.role {
+        match &self.role {
             Role::Follower(_) => RoleKind::Follower,
+            Role::Candidate(candidate) if candidate.pre_vote => RoleKind::PreCandidate,
             Role::Candidate(_) => RoleKind::Candidate,
             Role::Leader(_) => RoleKind::Leader,
         }
@@ -460,5 +468,16 @@ impl Node {
             self.log.snapshot_index(),
             self.log.snapshot_term(),
         ) + self.log.entries_encoded_len()
+    }
+}
+
+/// Whether a message from a higher term makes us adopt that term. A pre-vote request
+/// never does (that is its point), nor does a granted pre-vote (it carries the term we
+/// would campaign in); a refused pre-vote carries the refuser's real term, so it does.
+fn moves_term(body: &Body) -> bool {
+    match body {
+        Body::RequestVote(request) => !request.pre_vote,
+        Body::RequestVoteReply(reply) => !(reply.pre_vote && reply.granted),
+        _ => true,
     }
 }

@@ -33,6 +33,8 @@ pub struct Progress {
     pub next_index: LogIndex,
     /// How entries are being sent.
     pub mode: ProgressMode,
+    /// Whether the follower answered anything since the last heartbeat.
+    pub recently_active: bool,
 }
 
 impl Progress {
@@ -43,6 +45,7 @@ impl Progress {
             match_index: LogIndex::ZERO,
             next_index: leader_last_index.next(),
             mode: ProgressMode::Probe { paused: false },
+            recently_active: false,
         }
     }
 
@@ -102,16 +105,23 @@ impl Progress {
         true
     }
 
-    /// At a heartbeat: let a paused probe (or a stalled snapshot) try again, and resend
-    /// whatever has not been acknowledged.
-    pub fn on_heartbeat(&mut self) {
+    /// Records that the follower answered (whatever it said).
+    pub fn on_reply(&mut self) {
+        self.recently_active = true;
+    }
+
+    /// At a heartbeat: let a paused probe (or a stalled snapshot) try again. Returns
+    /// whether the follower answered since the previous heartbeat, and starts a new
+    /// heartbeat period. A follower that did not answer gets only an empty probe, so a
+    /// leader never floods an unreachable follower with entries or snapshots.
+    pub fn on_heartbeat(&mut self) -> bool {
         match self.mode {
-            ProgressMode::Probe { .. } => self.mode = ProgressMode::Probe { paused: false },
-            ProgressMode::Replicate => self.next_index = self.match_index.next(),
-            ProgressMode::Snapshot { .. } => {
+            ProgressMode::Probe { .. } | ProgressMode::Snapshot { .. } => {
                 self.mode = ProgressMode::Probe { paused: false };
             }
+            ProgressMode::Replicate => {}
         }
+        std::mem::replace(&mut self.recently_active, false)
     }
 }
 
@@ -125,8 +135,11 @@ mod tests {
         assert!(p.can_send());
         p.on_sent(LogIndex(5));
         assert!(!p.can_send());
-        p.on_heartbeat();
+        assert!(!p.on_heartbeat(), "no answer came");
         assert!(p.can_send());
+        p.on_reply();
+        assert!(p.on_heartbeat());
+        assert!(!p.on_heartbeat(), "activity is per heartbeat period");
     }
 
     #[test]

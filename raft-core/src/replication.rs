@@ -7,6 +7,7 @@ use crate::action::{Action, ProposeError, Proposed};
 use crate::message::{AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot};
 use crate::node::{Node, Role};
 use crate::persist::PersistAction;
+use crate::progress::ProgressMode;
 use crate::quorum::majority_index;
 use crate::types::{LogIndex, NodeId, Term};
 
@@ -59,14 +60,58 @@ impl Node {
     }
 
     /// The heartbeat: every follower gets an AppendEntries, with whatever it still lacks.
+    ///
+    /// A follower in Replicate mode gets an empty AppendEntries at its next index: if
+    /// entries sent earlier were lost, it rejects, and the leader probes from its hint. A
+    /// probed follower that answered since the last heartbeat gets entries (or the
+    /// snapshot); one that did not gets an empty probe, so nothing large is resent
+    /// to a follower that may be gone.
     pub(crate) fn broadcast_heartbeat(&mut self) {
         for peer in self.peers() {
-            if let Role::Leader(leader) = &mut self.role {
-                if let Some(progress) = leader.progress.get_mut(&peer) {
-                    progress.on_heartbeat();
-                }
+            let Role::Leader(leader) = &mut self.role else {
+                return;
+            };
+            let Some(progress) = leader.progress.get_mut(&peer) else {
+                continue;
+            };
+            let active = progress.on_heartbeat();
+            let probing = matches!(progress.mode, ProgressMode::Probe { .. });
+            if probing && active {
+                self.send_append(peer, true);
+            } else {
+                self.send_empty_append(peer);
             }
-            self.send_append(peer, true);
+        }
+    }
+
+    /// An AppendEntries without entries: at the follower's next index if we still hold
+    /// the entry before it, else at our last index (a plain liveness probe whose answer
+    /// marks the follower active, so that the next heartbeat sends the snapshot).
+    fn send_empty_append(&mut self, peer: NodeId) {
+        let Role::Leader(leader) = &self.role else {
+            return;
+        };
+        let Some(progress) = leader.progress.get(&peer).copied() else {
+            return;
+        };
+        let mut prev = progress.next_index.prev();
+        if prev < self.log.snapshot_index() {
+            prev = self.log.last_index();
+        }
+        let Some(prev_term) = self.log.term_at(prev) else {
+            return;
+        };
+        let append = AppendEntries {
+            prev_log_index: prev.0,
+            prev_log_term: prev_term.0,
+            entries: Vec::new(),
+            leader_commit: self.log.committed().0,
+        };
+        self.send(peer, Body::AppendEntries(append));
+        if let Role::Leader(leader) = &mut self.role {
+            if let Some(progress) = leader.progress.get_mut(&peer) {
+                progress.on_sent(prev);
+            }
         }
     }
 
@@ -140,6 +185,7 @@ impl Node {
         let Some(progress) = leader.progress.get_mut(&from) else {
             return;
         };
+        progress.on_reply();
         match hint {
             None => {
                 let matched = LogIndex(reply.match_index).min(self.log.last_index());

@@ -76,6 +76,7 @@ impl Node {
         let Some(progress) = leader.progress.get_mut(&from) else {
             return;
         };
+        progress.on_reply();
         if progress.on_match(matched) {
             self.maybe_commit();
         }

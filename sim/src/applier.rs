@@ -62,7 +62,12 @@ impl Applier {
 
     /// Records a committed command; returns the tester snapshot to hand back to the node,
     /// if this index calls for one.
-    pub fn on_entry(&mut self, server: usize, index: u64, command: &Bytes) -> Result<Option<Bytes>, String> {
+    pub fn on_entry(
+        &mut self,
+        server: usize,
+        index: u64,
+        command: &Bytes,
+    ) -> Result<Option<Bytes>, String> {
         if self.snapshots && index != self.last_applied[server] + 1 {
             return Err(format!(
                 "server {server} apply out of order: expected index {}, got {index}",
@@ -112,7 +117,12 @@ impl Applier {
     }
 
     /// A server restarts: its service state is gone until it reloads a snapshot.
-    pub fn on_restart(&mut self, server: usize, snapshot_index: u64, snapshot: &[u8]) -> Result<(), String> {
+    pub fn on_restart(
+        &mut self,
+        server: usize,
+        snapshot_index: u64,
+        snapshot: &[u8],
+    ) -> Result<(), String> {
         self.last_applied[server] = 0;
         if self.snapshots && !snapshot.is_empty() {
             self.on_snapshot(server, snapshot_index, snapshot)?;
@@ -200,13 +210,24 @@ mod tests {
     fn snapshot_applier_requires_last_applied_plus_one_and_snapshots_every_ten() {
         let mut applier = Applier::new(1, true);
         for index in 1..=8 {
-            assert_eq!(applier.on_entry(0, index, &Bytes::from(format!("{index}"))).unwrap(), None);
+            assert_eq!(
+                applier
+                    .on_entry(0, index, &Bytes::from(format!("{index}")))
+                    .unwrap(),
+                None
+            );
         }
-        let snapshot = applier.on_entry(0, 9, &Bytes::from("9")).unwrap().expect("a snapshot at 9");
+        let snapshot = applier
+            .on_entry(0, 9, &Bytes::from("9"))
+            .unwrap()
+            .expect("a snapshot at 9");
         let decoded = TesterSnapshot::decode(snapshot).unwrap();
         assert_eq!(decoded.last_index, 9);
         assert_eq!(decoded.commands.len(), 9);
-        assert!(applier.on_entry(0, 9, &Bytes::from("9")).is_err(), "re-applying 9 is out of order");
+        assert!(
+            applier.on_entry(0, 9, &Bytes::from("9")).is_err(),
+            "re-applying 9 is out of order"
+        );
         applier.on_restart(0, 0, &[]).unwrap();
         assert!(applier.on_entry(0, 2, &Bytes::from("2")).is_err());
     }

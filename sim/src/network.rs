@@ -166,7 +166,9 @@ mod tests {
             ..NetworkConfig::default()
         };
         let mut net = Network::new(3, config, Stream::new(2, "net"));
-        let lost = (0..10_000).filter(|_| net.fate(false) == Fate::Lost).count();
+        let lost = (0..10_000)
+            .filter(|_| net.fate(false) == Fate::Lost)
+            .count();
         assert!((800..1200).contains(&lost), "lost {lost} of 10000");
     }
 

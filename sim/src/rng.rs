@@ -62,18 +62,24 @@ mod tests {
 
     #[test]
     fn streams_are_independent_and_reproducible() {
-        let a1: Vec<u64> = (0..4).map({
-            let mut s = Stream::new(7, "net");
-            move |_| s.next_u64()
-        }).collect();
-        let a2: Vec<u64> = (0..4).map({
-            let mut s = Stream::new(7, "net");
-            move |_| s.next_u64()
-        }).collect();
-        let b: Vec<u64> = (0..4).map({
-            let mut s = Stream::new(7, "node-1");
-            move |_| s.next_u64()
-        }).collect();
+        let a1: Vec<u64> = (0..4)
+            .map({
+                let mut s = Stream::new(7, "net");
+                move |_| s.next_u64()
+            })
+            .collect();
+        let a2: Vec<u64> = (0..4)
+            .map({
+                let mut s = Stream::new(7, "net");
+                move |_| s.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map({
+                let mut s = Stream::new(7, "node-1");
+                move |_| s.next_u64()
+            })
+            .collect();
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
     }

@@ -85,15 +85,31 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
     report
 }
 
-fn run_cluster(scenario: &Scenario, servers: usize, seed: u64, record_trace: bool) -> (TestResult, World) {
+fn run_cluster(
+    scenario: &Scenario,
+    servers: usize,
+    seed: u64,
+    record_trace: bool,
+) -> (TestResult, World) {
     let network = NetworkConfig {
         unreliable: scenario.unreliable,
         ..NetworkConfig::default()
     };
-    let world = World::new(servers, seed, RaftSetup::default(), network, scenario.snapshots, record_trace);
+    let world = World::new(
+        servers,
+        seed,
+        RaftSetup::default(),
+        network,
+        scenario.snapshots,
+        record_trace,
+    );
     let world = Rc::new(RefCell::new(world));
     let mut executor = Executor::new();
-    let tester = Tester::new(Rc::clone(&world), executor.spawner(), Stream::new(seed, "scenario"));
+    let tester = Tester::new(
+        Rc::clone(&world),
+        executor.spawner(),
+        Stream::new(seed, "scenario"),
+    );
     for i in 0..servers {
         tester.start1(i);
     }
@@ -123,7 +139,9 @@ fn run_cluster(scenario: &Scenario, servers: usize, seed: u64, record_trace: boo
             )));
         }
         if !world.run_next_event() {
-            break Err(crate::tester::Failure("no event left while the scenario waits".into()));
+            break Err(crate::tester::Failure(
+                "no event left while the scenario waits".into(),
+            ));
         }
     };
     drop(executor);
@@ -133,7 +151,17 @@ fn run_cluster(scenario: &Scenario, servers: usize, seed: u64, record_trace: boo
         Err(shared) => {
             // A task still holds the world (it was stopped mid-way); take a snapshot of it.
             let mut world = shared.borrow_mut();
-            std::mem::replace(&mut *world, World::new(0, 0, RaftSetup::default(), NetworkConfig::default(), false, false))
+            std::mem::replace(
+                &mut *world,
+                World::new(
+                    0,
+                    0,
+                    RaftSetup::default(),
+                    NetworkConfig::default(),
+                    false,
+                    false,
+                ),
+            )
         }
     };
     (result, world)

@@ -68,7 +68,10 @@ impl SafetyChecker {
                 node.term().0
             ));
         }
-        if node.term() == seen.term && seen.voted_for.is_some() && node.voted_for() != seen.voted_for {
+        if node.term() == seen.term
+            && seen.voted_for.is_some()
+            && node.voted_for() != seen.voted_for
+        {
             return Err(format!(
                 "vote changed within term {} on server {server}: {:?} -> {:?}",
                 seen.term.0,
@@ -140,7 +143,9 @@ impl SafetyChecker {
             }
         }
         for (position, slot) in self.committed.iter().enumerate() {
-            let Some((committed_term, _)) = slot else { continue };
+            let Some((committed_term, _)) = slot else {
+                continue;
+            };
             let index = LogIndex(position as u64 + 1);
             if index <= node.snapshot_index() {
                 continue;

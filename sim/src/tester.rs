@@ -184,7 +184,9 @@ impl Tester {
 
     /// The lab's GetState: (term, is leader) of a running server.
     pub fn get_state(&self, i: usize) -> Option<(u64, bool)> {
-        self.world().node(i).map(|node| (node.term().0, node.is_leader()))
+        self.world()
+            .node(i)
+            .map(|node| (node.term().0, node.is_leader()))
     }
 
     /// Requests delivered so far, all servers.
@@ -269,7 +271,12 @@ impl Tester {
 
     /// The lab's wait: polls with doubling sleeps (10 ms up to 1280 ms, 30 times) until
     /// `n` servers applied `index`. `None` if some server's term passed `start_term`.
-    pub async fn wait(&self, index: u64, n: usize, start_term: Option<u64>) -> TestResult<Option<Bytes>> {
+    pub async fn wait(
+        &self,
+        index: u64,
+        n: usize,
+        start_term: Option<u64>,
+    ) -> TestResult<Option<Bytes>> {
         let mut pause = 10;
         for _ in 0..30 {
             if self.n_committed(index)?.0 >= n {
@@ -280,14 +287,18 @@ impl Tester {
                 pause *= 2;
             }
             if let Some(start_term) = start_term {
-                let moved_on = (0..self.n()).any(|i| self.get_state(i).is_some_and(|(t, _)| t > start_term));
+                let moved_on =
+                    (0..self.n()).any(|i| self.get_state(i).is_some_and(|(t, _)| t > start_term));
                 if moved_on {
                     return Ok(None);
                 }
             }
         }
         let (count, value) = self.n_committed(index)?;
-        ensure!(count >= n, "only {count} decided for index {index}; wanted {n}");
+        ensure!(
+            count >= n,
+            "only {count} decided for index {index}; wanted {n}"
+        );
         Ok(value)
     }
 

@@ -34,7 +34,7 @@ impl Default for RaftSetup {
     fn default() -> Self {
         RaftSetup {
             tick_ms: 10,
-            election_ticks: (30, 60),
+            election_ticks: election_ticks_from_env(),
             heartbeat_ticks: 10,
             max_message_bytes: 64 * 1024,
         }
@@ -188,7 +188,8 @@ impl World {
     pub fn fail(&mut self, message: String) {
         if self.failure.is_none() {
             let line = format!("at {} ms: {message}", self.now);
-            self.trace.line(|| format!("{:>8} FAIL {message}", self.now));
+            self.trace
+                .line(|| format!("{:>8} FAIL {message}", self.now));
             self.failure = Some(line);
         }
     }
@@ -218,7 +219,9 @@ impl World {
                 server,
                 incarnation,
             } => {
-                if self.servers[server].incarnation == incarnation && self.servers[server].node.is_some() {
+                if self.servers[server].incarnation == incarnation
+                    && self.servers[server].node.is_some()
+                {
                     self.step(server, Input::Tick);
                     self.push(
                         self.now + self.setup.tick_ms,
@@ -242,7 +245,15 @@ impl World {
         true
     }
 
-    fn deliver(&mut self, from: usize, from_incarnation: u64, to: usize, to_incarnation: u64, is_reply: bool, bytes: &[u8]) {
+    fn deliver(
+        &mut self,
+        from: usize,
+        from_incarnation: u64,
+        to: usize,
+        to_incarnation: u64,
+        is_reply: bool,
+        bytes: &[u8],
+    ) {
         let alive = |s: &Server, incarnation| s.incarnation == incarnation && s.node.is_some();
         if !alive(&self.servers[from], from_incarnation)
             || !alive(&self.servers[to], to_incarnation)
@@ -252,7 +263,11 @@ impl World {
         }
         let message = match Message::from_bytes(bytes) {
             Ok(message) => message,
-            Err(e) => return self.fail(format!("codec: a message from {from} to {to} does not decode: {e}")),
+            Err(e) => {
+                return self.fail(format!(
+                    "codec: a message from {from} to {to} does not decode: {e}"
+                ))
+            }
         };
         if is_reply {
             self.stats.bytes += bytes.len() as u64;
@@ -265,7 +280,11 @@ impl World {
 
     /// Steps server `i`'s node with `input` and carries out its actions. Returns the
     /// answer to a proposal, if the input was one.
-    pub fn step(&mut self, i: usize, input: Input) -> Option<Result<raft_core::Proposed, raft_core::ProposeError>> {
+    pub fn step(
+        &mut self,
+        i: usize,
+        input: Input,
+    ) -> Option<Result<raft_core::Proposed, raft_core::ProposeError>> {
         let node = self.servers[i].node.as_mut()?;
         self.trace.mix(&[self.now, i as u64, input_tag(&input)]);
         let now = self.now;
@@ -313,13 +332,21 @@ impl World {
         }
         self.after_step(i);
         if let Some((index, data)) = snapshot_request {
-            self.step(i, Input::Snapshot { index: raft_core::LogIndex(index), data });
+            self.step(
+                i,
+                Input::Snapshot {
+                    index: raft_core::LogIndex(index),
+                    data,
+                },
+            );
         }
         proposal
     }
 
     fn after_step(&mut self, i: usize) {
-        let Some(node) = self.servers[i].node.as_ref() else { return };
+        let Some(node) = self.servers[i].node.as_ref() else {
+            return;
+        };
         let size = self.servers[i].persister.raft_state_size();
         self.stats.max_raft_state = self.stats.max_raft_state.max(size);
         if size != node.raft_state_size() {
@@ -380,11 +407,14 @@ impl World {
         let server = &mut self.servers[i];
         server.incarnation += 1;
         let incarnation = server.incarnation;
-        let ids: Vec<NodeId> = (0..self.servers.len()).map(|s| NodeId(s as u64 + 1)).collect();
+        let ids: Vec<NodeId> = (0..self.servers.len())
+            .map(|s| NodeId(s as u64 + 1))
+            .collect();
         let config = Config::builder(ids[i], ids.iter().copied())
             .election_timeout_ticks(self.setup.election_ticks.0, self.setup.election_ticks.1)
             .heartbeat_interval_ticks(self.setup.heartbeat_ticks)
             .max_message_bytes(self.setup.max_message_bytes)
+            .pre_vote(true)
             .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64())
             .build();
         let config = match config {
@@ -393,10 +423,17 @@ impl World {
         };
         let node = match Node::restore(config, &self.servers[i].persister) {
             Ok(node) => node,
-            Err(e) => return self.fail(format!("server {i} cannot restart from its persisted state: {e}")),
+            Err(e) => {
+                return self.fail(format!(
+                    "server {i} cannot restart from its persisted state: {e}"
+                ))
+            }
         };
         let persister = &self.servers[i].persister;
-        let (snapshot_index, snapshot) = (persister.snapshot_index().0, persister.snapshot_data().clone());
+        let (snapshot_index, snapshot) = (
+            persister.snapshot_index().0,
+            persister.snapshot_data().clone(),
+        );
         if let Err(e) = self.applier.on_restart(i, snapshot_index, &snapshot) {
             self.fail(e);
         }
@@ -406,8 +443,15 @@ impl World {
         let now = self.now;
         self.trace.mix(&[self.now, i as u64, 7]);
         self.trace.line(|| format!("{now:>8} s{i} start"));
-        let phase = Stream::new(self.seed, &format!("tick-phase-{i}-{incarnation}")).below(self.setup.tick_ms);
-        self.push(self.now + 1 + phase, EventKind::Tick { server: i, incarnation });
+        let phase = Stream::new(self.seed, &format!("tick-phase-{i}-{incarnation}"))
+            .below(self.setup.tick_ms);
+        self.push(
+            self.now + 1 + phase,
+            EventKind::Tick {
+                server: i,
+                incarnation,
+            },
+        );
     }
 
     /// Whether server `i` is running.
@@ -448,4 +492,14 @@ fn describe_input(input: &Input) -> String {
         Input::ProposeBatch(batch) => format!("propose batch of {}", batch.len()),
         Input::Snapshot { index, data } => format!("snapshot {index} bytes={}", data.len()),
     }
+}
+
+fn election_ticks_from_env() -> (u32, u32) {
+    std::env::var("RAFTLAB_ELECTION")
+        .ok()
+        .and_then(|v| {
+            let (a, b) = v.split_once(',')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or((30, 60))
 }

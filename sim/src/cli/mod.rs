@@ -119,7 +119,12 @@ pub fn select(targets: &[String]) -> Result<Vec<Scenario>, String> {
 }
 
 /// Runs every (scenario, seed) pair on `jobs` threads; results come back in order.
-pub fn run_many(scenarios: &[Scenario], first_seed: u64, seeds: u64, jobs: Option<usize>) -> Vec<(RunReport, f64)> {
+pub fn run_many(
+    scenarios: &[Scenario],
+    first_seed: u64,
+    seeds: u64,
+    jobs: Option<usize>,
+) -> Vec<(RunReport, f64)> {
     let work: Vec<(Scenario, u64)> = scenarios
         .iter()
         .flat_map(|s| (0..seeds).map(move |k| (*s, first_seed + k)))
@@ -133,7 +138,9 @@ pub fn run_many(scenarios: &[Scenario], first_seed: u64, seeds: u64, jobs: Optio
         for _ in 0..jobs {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((scenario, seed)) = work.get(i) else { break };
+                let Some((scenario, seed)) = work.get(i) else {
+                    break;
+                };
                 #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
                 let started = std::time::Instant::now();
                 let report = run(scenario, *seed, false);
@@ -152,7 +159,13 @@ pub fn run_many(scenarios: &[Scenario], first_seed: u64, seeds: u64, jobs: Optio
         .collect()
 }
 
-fn run_command(scenarios: &[Scenario], seed: u64, seeds: u64, json: bool, jobs: Option<usize>) -> ExitCode {
+fn run_command(
+    scenarios: &[Scenario],
+    seed: u64,
+    seeds: u64,
+    json: bool,
+    jobs: Option<usize>,
+) -> ExitCode {
     if seeds == 0 {
         return usage_error("--seeds must be at least 1");
     }

@@ -8,7 +8,13 @@ pub fn print_list(scenarios: &[Scenario]) {
     println!("{:<36} {:<4} {:<8} title", "id", "part", "servers");
     for s in scenarios {
         let servers: Vec<String> = s.servers.iter().map(ToString::to_string).collect();
-        println!("{:<36} {:<4} {:<8} {}", s.id, s.part, servers.join(","), s.title);
+        println!(
+            "{:<36} {:<4} {:<8} {}",
+            s.id,
+            s.part,
+            servers.join(","),
+            s.title
+        );
     }
 }
 

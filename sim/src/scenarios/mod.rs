@@ -96,7 +96,10 @@ pub fn find(id: &str) -> Option<Scenario> {
 /// Boxes an async scenario function into a [`Body`]-compatible future.
 macro_rules! body {
     ($f:path) => {{
-        fn boxed(t: $crate::tester::Tester) -> std::pin::Pin<Box<dyn std::future::Future<Output = $crate::tester::TestResult>>> {
+        fn boxed(
+            t: $crate::tester::Tester,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = $crate::tester::TestResult>>>
+        {
             Box::pin($f(t))
         }
         boxed as $crate::scenarios::Body

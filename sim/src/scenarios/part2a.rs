@@ -15,9 +15,24 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         body,
     };
     vec![
-        scenario("initial-election", "initial election", &[3], body!(initial_election)),
-        scenario("re-election", "election after network failure", &[3], body!(re_election)),
-        scenario("many-elections", "multiple elections", &[7], body!(many_elections)),
+        scenario(
+            "initial-election",
+            "initial election",
+            &[3],
+            body!(initial_election),
+        ),
+        scenario(
+            "re-election",
+            "election after network failure",
+            &[3],
+            body!(re_election),
+        ),
+        scenario(
+            "many-elections",
+            "multiple elections",
+            &[7],
+            body!(many_elections),
+        ),
     ]
 }
 

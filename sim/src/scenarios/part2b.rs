@@ -17,15 +17,55 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         body,
     };
     vec![
-        scenario("basic-agree", "basic agreement", &[3, 5], body!(basic_agree)),
+        scenario(
+            "basic-agree",
+            "basic agreement",
+            &[3, 5],
+            body!(basic_agree),
+        ),
         scenario("rpc-bytes", "RPC byte count", &[3], body!(rpc_bytes)),
-        scenario("follower-failure", "test progressive failure of followers", &[3], body!(follower_failure)),
-        scenario("leader-failure", "test failure of leaders", &[3], body!(leader_failure)),
-        scenario("fail-agree", "agreement after follower reconnects", &[3], body!(fail_agree)),
-        scenario("fail-no-agree", "no agreement if too many followers disconnect", &[5], body!(fail_no_agree)),
-        scenario("concurrent-starts", "concurrent Start()s", &[3], body!(concurrent_starts)),
-        scenario("rejoin", "rejoin of partitioned leader", &[3], body!(rejoin)),
-        scenario("backup", "leader backs up quickly over incorrect follower logs", &[5], body!(backup)),
+        scenario(
+            "follower-failure",
+            "test progressive failure of followers",
+            &[3],
+            body!(follower_failure),
+        ),
+        scenario(
+            "leader-failure",
+            "test failure of leaders",
+            &[3],
+            body!(leader_failure),
+        ),
+        scenario(
+            "fail-agree",
+            "agreement after follower reconnects",
+            &[3],
+            body!(fail_agree),
+        ),
+        scenario(
+            "fail-no-agree",
+            "no agreement if too many followers disconnect",
+            &[5],
+            body!(fail_no_agree),
+        ),
+        scenario(
+            "concurrent-starts",
+            "concurrent Start()s",
+            &[3],
+            body!(concurrent_starts),
+        ),
+        scenario(
+            "rejoin",
+            "rejoin of partitioned leader",
+            &[3],
+            body!(rejoin),
+        ),
+        scenario(
+            "backup",
+            "leader backs up quickly over incorrect follower logs",
+            &[5],
+            body!(backup),
+        ),
         scenario("count", "RPC counts aren't too high", &[3], body!(count)),
     ]
 }
@@ -48,14 +88,19 @@ async fn rpc_bytes(t: Tester) -> TestResult {
     let bytes0 = t.bytes_total();
     let mut sent = 0;
     for index in 2..12 {
-        let text: String = (0..5000).map(|_| char::from(b'a' + t.rand(26) as u8)).collect();
+        let text: String = (0..5000)
+            .map(|_| char::from(b'a' + t.rand(26) as u8))
+            .collect();
         sent += text.len() as u64;
         let got = t.one(Bytes::from(text), 3, false).await?;
         ensure!(got == index, "got index {got} but expected {index}");
     }
     let used = t.bytes_total() - bytes0;
     let expected = n * sent + 50_000;
-    ensure!(used <= expected, "too many RPC bytes; got {used}, expected {expected}");
+    ensure!(
+        used <= expected,
+        "too many RPC bytes; got {used}, expected {expected}"
+    );
     Ok(())
 }
 
@@ -187,7 +232,12 @@ async fn concurrent_starts_attempt(t: &Tester, n: usize) -> TestResult<Option<()
     }
     for i in 0..5 {
         let expected = command(100 + i);
-        ensure!(committed.contains(&expected), "cmd {} missing in {:?}", 100 + i, committed);
+        ensure!(
+            committed.contains(&expected),
+            "cmd {} missing in {:?}",
+            100 + i,
+            committed
+        );
     }
     Ok(Some(()))
 }
@@ -260,7 +310,10 @@ async fn count(t: Tester) -> TestResult {
     let n = t.n();
     t.check_one_leader().await?;
     let total1 = t.rpcs_per_server_sum();
-    ensure!((1..=30).contains(&total1), "too many or few RPCs ({total1}) to elect initial leader");
+    ensure!(
+        (1..=30).contains(&total1),
+        "too many or few RPCs ({total1}) to elect initial leader"
+    );
     let mut total2 = None;
     for attempt in 0..5 {
         if attempt > 0 {
@@ -305,7 +358,11 @@ async fn count_attempt(t: &Tester, n: usize) -> TestResult<Option<u64>> {
     for i in 1..=iters {
         match t.wait(start_index + i, n, Some(term)).await? {
             None => return Ok(None),
-            Some(value) => ensure!(value == commands[(i - 1) as usize], "wrong value committed for index {}", start_index + i),
+            Some(value) => ensure!(
+                value == commands[(i - 1) as usize],
+                "wrong value committed for index {}",
+                start_index + i
+            ),
         }
     }
     if (0..n).any(|j| t.get_state(j).is_some_and(|(term1, _)| term1 != term)) {

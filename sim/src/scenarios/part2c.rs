@@ -21,14 +21,50 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         body,
     };
     vec![
-        scenario("persist1", "basic persistence", &[3], false, body!(persist1)),
+        scenario(
+            "persist1",
+            "basic persistence",
+            &[3],
+            false,
+            body!(persist1),
+        ),
         scenario("persist2", "more persistence", &[5], false, body!(persist2)),
-        scenario("persist3", "partitioned leader and one follower crash, leader restarts", &[3], false, body!(persist3)),
+        scenario(
+            "persist3",
+            "partitioned leader and one follower crash, leader restarts",
+            &[3],
+            false,
+            body!(persist3),
+        ),
         scenario("figure8", "Figure 8", &[5], false, body!(figure8)),
-        scenario("unreliable-agree", "unreliable agreement", &[5], true, body!(unreliable_agree)),
-        scenario("figure8-unreliable", "Figure 8 (unreliable)", &[5], true, body!(figure8_unreliable)),
-        scenario("reliable-churn", "churn", &[5], false, body!(reliable_churn)),
-        scenario("unreliable-churn", "unreliable churn", &[5], true, body!(unreliable_churn)),
+        scenario(
+            "unreliable-agree",
+            "unreliable agreement",
+            &[5],
+            true,
+            body!(unreliable_agree),
+        ),
+        scenario(
+            "figure8-unreliable",
+            "Figure 8 (unreliable)",
+            &[5],
+            true,
+            body!(figure8_unreliable),
+        ),
+        scenario(
+            "reliable-churn",
+            "churn",
+            &[5],
+            false,
+            body!(reliable_churn),
+        ),
+        scenario(
+            "unreliable-churn",
+            "unreliable churn",
+            &[5],
+            true,
+            body!(unreliable_churn),
+        ),
     ]
 }
 

@@ -18,23 +18,48 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         body,
     };
     vec![
-        scenario("snapshot-basic", "snapshots basic", false, body!(snapshot_basic)),
-        scenario("snapshot-install", "install snapshots (disconnect)", false, body!(snapshot_install)),
+        scenario(
+            "snapshot-basic",
+            "snapshots basic",
+            false,
+            body!(snapshot_basic),
+        ),
+        scenario(
+            "snapshot-install",
+            "install snapshots (disconnect)",
+            false,
+            body!(snapshot_install),
+        ),
         scenario(
             "snapshot-install-unreliable",
             "install snapshots (disconnect+unreliable)",
             true,
             body!(snapshot_install_unreliable),
         ),
-        scenario("snapshot-install-crash", "install snapshots (crash)", false, body!(snapshot_install_crash)),
+        scenario(
+            "snapshot-install-crash",
+            "install snapshots (crash)",
+            false,
+            body!(snapshot_install_crash),
+        ),
         scenario(
             "snapshot-install-unreliable-crash",
             "install snapshots (unreliable+crash)",
             true,
             body!(snapshot_install_unreliable_crash),
         ),
-        scenario("snapshot-all-crash", "crash and restart all servers", false, body!(snapshot_all_crash)),
-        scenario("snapshot-init", "snapshot initialization after crash", false, body!(snapshot_init)),
+        scenario(
+            "snapshot-all-crash",
+            "crash and restart all servers",
+            false,
+            body!(snapshot_all_crash),
+        ),
+        scenario(
+            "snapshot-init",
+            "snapshot initialization after crash",
+            false,
+            body!(snapshot_init),
+        ),
     ]
 }
 
