@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use prost::Message as _;
 
-use crate::types::{LogIndex, NodeId, Term};
+use crate::types::{LogIndex, NodeId, Term, MAX_TERM_OR_INDEX};
 
 /// One log entry: its position, the term it was created in, and the command bytes.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -219,6 +219,33 @@ impl Message {
                     | Body::InstallSnapshotReply(_)
             )
         )
+    }
+
+    /// Whether every term and index the message carries is at most 2^62; a node ignores
+    /// a message that is not (see `MAX_TERM_OR_INDEX`).
+    pub(crate) fn within_limits(&self) -> bool {
+        let ok = |number: u64| number <= MAX_TERM_OR_INDEX;
+        ok(self.term)
+            && match &self.body {
+                None | Some(Body::RequestVoteReply(_)) => true,
+                Some(Body::RequestVote(r)) => ok(r.last_log_index) && ok(r.last_log_term),
+                Some(Body::AppendEntries(a)) => {
+                    ok(a.prev_log_index)
+                        && ok(a.prev_log_term)
+                        && ok(a.leader_commit)
+                        && a.entries.iter().all(|e| ok(e.index) && ok(e.term))
+                }
+                Some(Body::AppendEntriesReply(r)) => {
+                    ok(r.match_index)
+                        && ok(r.rejected_index)
+                        && ok(r.conflict_term)
+                        && ok(r.conflict_index)
+                }
+                Some(Body::InstallSnapshot(s)) => {
+                    ok(s.last_included_index) && ok(s.last_included_term)
+                }
+                Some(Body::InstallSnapshotReply(r)) => ok(r.last_included_index),
+            }
     }
 
     /// The encoded length in bytes.

@@ -194,6 +194,7 @@ impl Node {
         if message.to_id() != self.config.id()
             || from == self.config.id()
             || !self.config.is_voter(from)
+            || !message.within_limits()
         {
             return;
         }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use prost::Message as _;
 
 use crate::message::{DecodeError, Entry};
-use crate::types::{LogIndex, NodeId, Term};
+use crate::types::{LogIndex, NodeId, Term, MAX_TERM_OR_INDEX};
 
 /// One change to durable state. A driver carries these out in order, before any later
 /// action of the same step.
@@ -111,6 +111,9 @@ pub enum StateError {
     /// A snapshot index of zero with a nonzero term.
     #[error("snapshot at index 0 with term {0}")]
     EmptySnapshotWithTerm(Term),
+    /// A term or index past 2^62, which no real log reaches (the state is corrupt).
+    #[error("term or index {0} is past the supported maximum 2^62")]
+    OutOfRange(u64),
 }
 
 /// The prost form of the raft state blob.
@@ -297,8 +300,20 @@ impl PersistedState {
     }
 
     /// Checks that the state agrees with itself: consecutive entries after the snapshot,
-    /// terms never decreasing and never past the current term.
+    /// terms never decreasing and never past the current term, no number past 2^62.
     pub fn validate(&self) -> Result<(), StateError> {
+        let numbers = [self.term.0, self.snapshot_index.0, self.snapshot_term.0];
+        let last = self
+            .snapshot_index
+            .0
+            .saturating_add(self.entries.len() as u64);
+        if let Some(&past) = numbers
+            .iter()
+            .chain([&last])
+            .find(|&&n| n > MAX_TERM_OR_INDEX)
+        {
+            return Err(StateError::OutOfRange(past));
+        }
         if self.snapshot_index == LogIndex::ZERO && self.snapshot_term != Term::ZERO {
             return Err(StateError::EmptySnapshotWithTerm(self.snapshot_term));
         }

@@ -72,18 +72,23 @@ impl Progress {
     }
 
     /// Handles a successful reply saying the follower matches up to `index`.
-    /// Returns whether the match index grew.
+    /// Returns whether replication moved on: the match index grew, or an outstanding
+    /// probe at exactly the match index was confirmed. Any other reply is stale (the
+    /// network reordered it) and changes nothing.
     pub fn on_match(&mut self, index: LogIndex) -> bool {
-        let grew = index > self.match_index;
-        if grew {
-            self.match_index = index;
+        let confirms_probe = index == self.match_index
+            && index.next() == self.next_index
+            && matches!(self.mode, ProgressMode::Probe { .. });
+        if index < self.match_index || (index == self.match_index && !confirms_probe) {
+            return false;
         }
+        self.match_index = index;
         self.next_index = self.next_index.max(index.next());
         match self.mode {
             ProgressMode::Snapshot { index: sent } if self.match_index < sent => {}
             _ => self.mode = ProgressMode::Replicate,
         }
-        grew
+        true
     }
 
     /// Handles a rejection of the request whose previous index was `rejected_index`;

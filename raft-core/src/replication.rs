@@ -191,8 +191,8 @@ impl Node {
                 let matched = LogIndex(reply.match_index).min(self.log.last_index());
                 if progress.on_match(matched) {
                     self.maybe_commit();
+                    self.send_append(from, false);
                 }
-                self.send_append(from, false);
             }
             Some(hint) => {
                 if progress.on_reject(LogIndex(reply.rejected_index), hint) {

@@ -79,7 +79,7 @@ impl Node {
         progress.on_reply();
         if progress.on_match(matched) {
             self.maybe_commit();
+            self.send_append(from, false);
         }
-        self.send_append(from, false);
     }
 }

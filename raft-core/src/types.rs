@@ -14,6 +14,12 @@ pub struct Term(pub u64);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LogIndex(pub u64);
 
+/// The largest term or log index a node takes from a peer or from a disk (2^62).
+///
+/// Raft counts both up one at a time, so no real cluster comes near it: a larger number
+/// is corrupt or hostile. Refusing it keeps `next()` and `plus()` far from overflow.
+pub(crate) const MAX_TERM_OR_INDEX: u64 = 1 << 62;
+
 impl NodeId {
     /// The reserved "no node" id, used on the wire for an absent vote or leader.
     pub const NONE: NodeId = NodeId(0);
