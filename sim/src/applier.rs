@@ -1,8 +1,8 @@
 //! The lab tester's appliers: what every server applied, checked as it happens.
 //!
 //! Plain applier: every server applies the same command at the same index, and never
-//! index i before i − 1. Snapshot applier (2022+): applies come at exactly last applied
-//! + 1; after index i with (i + 1) % 10 == 0 the tester hands the node a snapshot of
+//! index i before i − 1. Snapshot applier (2022+): each apply comes right after the last
+//! one; after index i with (i + 1) % 10 == 0 the tester hands the node a snapshot of
 //! (i, every command so far); an installed snapshot replaces the tester's record; a
 //! restarted server reloads its persisted snapshot.
 

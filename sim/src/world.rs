@@ -34,7 +34,7 @@ impl Default for RaftSetup {
     fn default() -> Self {
         RaftSetup {
             tick_ms: 10,
-            election_ticks: election_ticks_from_env(),
+            election_ticks: (30, 60),
             heartbeat_ticks: 10,
             max_message_bytes: 64 * 1024,
         }
@@ -492,14 +492,4 @@ fn describe_input(input: &Input) -> String {
         Input::ProposeBatch(batch) => format!("propose batch of {}", batch.len()),
         Input::Snapshot { index, data } => format!("snapshot {index} bytes={}", data.len()),
     }
-}
-
-fn election_ticks_from_env() -> (u32, u32) {
-    std::env::var("RAFTLAB_ELECTION")
-        .ok()
-        .and_then(|v| {
-            let (a, b) = v.split_once(',')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
-        })
-        .unwrap_or((30, 60))
 }
