@@ -46,6 +46,8 @@ pub struct Config {
     max_message_bytes: usize,
     seed: u64,
     pre_vote: bool,
+    #[cfg(feature = "test-hooks")]
+    figure8_bug: bool,
 }
 
 /// The builder for [`Config`]; defaults suit 10 ms ticks: elections after 300–600 ms,
@@ -60,6 +62,8 @@ pub struct ConfigBuilder {
     max_message_bytes: usize,
     seed: u64,
     pre_vote: bool,
+    #[cfg(feature = "test-hooks")]
+    figure8_bug: bool,
 }
 
 impl ConfigBuilder {
@@ -103,6 +107,17 @@ impl ConfigBuilder {
         self
     }
 
+    /// TEST ONLY: reintroduces the bug of Figure 8 of the Raft paper. The leader then
+    /// commits an entry of an earlier term as soon as a majority holds it, which lets a
+    /// later leader overwrite a committed entry. Exists only with the `test-hooks`
+    /// feature, so that the fuzzer can be shown to find and shrink it.
+    #[cfg(feature = "test-hooks")]
+    #[must_use]
+    pub fn figure8_bug(mut self, enabled: bool) -> Self {
+        self.figure8_bug = enabled;
+        self
+    }
+
     /// Validates and builds the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
         if self.id == NodeId::NONE || self.voters.contains(&NodeId::NONE) {
@@ -141,6 +156,8 @@ impl ConfigBuilder {
             max_message_bytes: self.max_message_bytes,
             seed: self.seed,
             pre_vote: self.pre_vote,
+            #[cfg(feature = "test-hooks")]
+            figure8_bug: self.figure8_bug,
         })
     }
 }
@@ -157,6 +174,8 @@ impl Config {
             max_message_bytes: 1 << 20,
             seed: 0,
             pre_vote: false,
+            #[cfg(feature = "test-hooks")]
+            figure8_bug: false,
         }
     }
 
@@ -208,5 +227,14 @@ impl Config {
     /// Whether elections start with a pre-vote round.
     pub fn pre_vote(&self) -> bool {
         self.pre_vote
+    }
+
+    /// Whether the test-only Figure 8 bug is switched on (always false without the
+    /// `test-hooks` feature).
+    pub(crate) fn figure8_bug(&self) -> bool {
+        #[cfg(feature = "test-hooks")]
+        return self.figure8_bug;
+        #[cfg(not(feature = "test-hooks"))]
+        false
     }
 }

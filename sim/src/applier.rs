@@ -31,6 +31,7 @@ pub struct Applier {
     last_applied: Vec<u64>,
     max_index: u64,
     snapshots: bool,
+    snapshot_interval: u64,
 }
 
 impl Applier {
@@ -41,7 +42,21 @@ impl Applier {
             last_applied: vec![0; servers],
             max_index: 0,
             snapshots,
+            snapshot_interval: SNAPSHOT_INTERVAL,
         }
+    }
+
+    /// Snapshots after index i when (i + 1) % `interval` == 0 (0: only on request).
+    #[must_use]
+    pub fn with_snapshot_interval(mut self, interval: u64) -> Applier {
+        self.snapshot_interval = interval;
+        self
+    }
+
+    /// A tester snapshot of everything `server` applied so far, if it applied anything.
+    pub fn snapshot_now(&self, server: usize) -> Option<(u64, Bytes)> {
+        let index = self.last_applied[server];
+        (self.snapshots && index > 0).then(|| (index, self.snapshot_bytes(server, index)))
     }
 
     /// Whether this is the snapshot applier.
@@ -91,7 +106,8 @@ impl Applier {
         self.record(server, index, command.clone());
         self.last_applied[server] = index;
         self.max_index = self.max_index.max(index);
-        if self.snapshots && (index + 1) % SNAPSHOT_INTERVAL == 0 {
+        if self.snapshots && self.snapshot_interval > 0 && (index + 1) % self.snapshot_interval == 0
+        {
             return Ok(Some(self.snapshot_bytes(server, index)));
         }
         Ok(None)

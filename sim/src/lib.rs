@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod applier;
+pub mod bench;
 pub mod cli;
 pub mod executor;
+pub mod fuzz;
 pub mod network;
 pub mod rng;
 pub mod runner;

@@ -27,6 +27,10 @@ pub struct NetworkConfig {
     pub long_reordering: bool,
     /// The share of replies held back, as numerator / denominator.
     pub reorder_share: (u64, u64),
+    /// Whether a message still arrives after its sender crashed (a real network: it had
+    /// left). The lab drops it (its RPC ends die with the server); fuzzing delivers it, to
+    /// check that whatever a message promises was durable before it left.
+    pub deliver_from_crashed: bool,
 }
 
 impl Default for NetworkConfig {
@@ -40,6 +44,7 @@ impl Default for NetworkConfig {
             reply_loss_per_mille: 100,
             long_reordering: false,
             reorder_share: (600, 900),
+            deliver_from_crashed: false,
         }
     }
 }
@@ -114,6 +119,12 @@ impl Network {
     /// Whether a message from `from` to `to` can pass right now.
     pub fn link_up(&self, from: usize, to: usize) -> bool {
         self.connected[from] && self.connected[to] && !self.cut.contains(&(from, to))
+    }
+
+    /// Whether a message from a sender that has since crashed can still arrive: the
+    /// receiver is attached and the link is not cut.
+    pub fn link_up_from_gone(&self, from: usize, to: usize) -> bool {
+        self.connected[to] && !self.cut.contains(&(from, to))
     }
 
     /// Decides the fate of a message sent now over a link that is up.

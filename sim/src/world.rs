@@ -28,6 +28,9 @@ pub struct RaftSetup {
     pub heartbeat_ticks: u32,
     /// Payload bytes per AppendEntries.
     pub max_message_bytes: usize,
+    /// TEST ONLY: the Figure 8 commit bug on every node.
+    #[cfg(feature = "test-hooks")]
+    pub figure8_bug: bool,
 }
 
 impl Default for RaftSetup {
@@ -37,6 +40,8 @@ impl Default for RaftSetup {
             election_ticks: (30, 60),
             heartbeat_ticks: 10,
             max_message_bytes: 64 * 1024,
+            #[cfg(feature = "test-hooks")]
+            figure8_bug: false,
         }
     }
 }
@@ -122,6 +127,8 @@ pub struct World {
     /// The trace and its hash.
     pub trace: Trace,
     failure: Option<String>,
+    /// Armed by `crash_mid_step`: (server, actions to carry out before it crashes).
+    crash_after: Option<(usize, usize)>,
 }
 
 impl World {
@@ -156,6 +163,7 @@ impl World {
             },
             trace: Trace::new(record_trace),
             failure: None,
+            crash_after: None,
         }
     }
 
@@ -255,10 +263,12 @@ impl World {
         bytes: &[u8],
     ) {
         let alive = |s: &Server, incarnation| s.incarnation == incarnation && s.node.is_some();
-        if !alive(&self.servers[from], from_incarnation)
-            || !alive(&self.servers[to], to_incarnation)
-            || !self.net.link_up(from, to)
-        {
+        let passes = if alive(&self.servers[from], from_incarnation) {
+            self.net.link_up(from, to)
+        } else {
+            self.net.config.deliver_from_crashed && self.net.link_up_from_gone(from, to)
+        };
+        if !passes || !alive(&self.servers[to], to_incarnation) {
             return;
         }
         let message = match Message::from_bytes(bytes) {
@@ -298,7 +308,20 @@ impl World {
         }
         let mut proposal = None;
         let mut snapshot_request = None;
-        for action in actions {
+        let cut = match self.crash_after {
+            Some((server, keep)) if server == i => {
+                self.crash_after = None;
+                Some(keep)
+            }
+            _ => None,
+        };
+        for (position, action) in actions.into_iter().enumerate() {
+            if cut == Some(position) {
+                self.trace
+                    .line(|| format!("{now:>8} s{i} crash after {position} actions"));
+                self.crash(i);
+                return proposal;
+            }
             self.trace.line(|| format!("{now:>8} s{i} > {action}"));
             match action {
                 Action::Persist(persist) => {
@@ -415,8 +438,10 @@ impl World {
             .heartbeat_interval_ticks(self.setup.heartbeat_ticks)
             .max_message_bytes(self.setup.max_message_bytes)
             .pre_vote(true)
-            .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64())
-            .build();
+            .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
+        #[cfg(feature = "test-hooks")]
+        let config = config.figure8_bug(self.setup.figure8_bug);
+        let config = config.build();
         let config = match config {
             Ok(config) => config,
             Err(e) => return self.fail(format!("bad raft setup: {e}")),
@@ -452,6 +477,25 @@ impl World {
                 incarnation,
             },
         );
+    }
+
+    /// Arms a crash of server `i` in its next step, after only the first `keep` of that
+    /// step's actions were carried out (the rest are lost, as in a power cut).
+    pub fn crash_mid_step(&mut self, i: usize, keep: usize) {
+        self.crash_after = Some((i, keep));
+    }
+
+    /// Disarms a pending `crash_mid_step`.
+    pub fn disarm_crash_mid_step(&mut self) {
+        self.crash_after = None;
+    }
+
+    /// Runs every event due at or before `until`, then moves the clock to `until`.
+    pub fn run_until(&mut self, until: Millis) {
+        while self.queue.peek().is_some_and(|event| event.at <= until) && self.failure.is_none() {
+            self.run_next_event();
+        }
+        self.now = self.now.max(until);
     }
 
     /// Whether server `i` is running.

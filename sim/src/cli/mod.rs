@@ -1,6 +1,7 @@
 //! The `raftlab` command line: run the catalog, list it, run targets under many seeds,
 //! replay one seed with its trace.
 
+mod fuzz;
 mod output;
 
 use std::process::ExitCode;
@@ -41,14 +42,50 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
-    /// Run one scenario under one seed and print its trace.
+    /// Run one scenario (or `fuzz` for a fuzz seed) under one seed and print its trace.
     Replay {
-        /// The scenario id.
+        /// The scenario id, or `fuzz`.
         id: String,
         /// The seed.
         #[arg(long)]
         seed: u64,
     },
+    /// Swarm fuzzing: each seed picks a configuration and a schedule, runs a safety phase
+    /// then a healed liveness phase, with every checker on.
+    Fuzz {
+        /// How many seeds.
+        #[arg(long, default_value_t = 1000)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        start: u64,
+        /// Worker threads (each run stays deterministic); defaults to the core count.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// One JSON line per failing seed, then a summary line.
+        #[arg(long)]
+        json: bool,
+        /// Print the trace of every failing seed.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Run a written schedule, e.g. `raftlab schedule --servers 3 "crash 0; advance 500"`,
+    /// and print its trace (the fuzz suite prints shrunk schedules in this form).
+    Schedule {
+        /// The steps, separated by `;`.
+        steps: String,
+        /// Cluster size.
+        #[arg(long, default_value_t = 5)]
+        servers: usize,
+        /// The world's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Applied entries between automatic snapshots (0: only `snapshot` steps).
+        #[arg(long, default_value_t = 10)]
+        snapshot_interval: u64,
+    },
+    /// Measure replication throughput: nodes in one thread, no faults, batched proposals.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Parses the arguments and runs the command; exit code 1 if a run failed, 2 on bad
@@ -77,9 +114,32 @@ pub fn main() -> ExitCode {
             Ok(scenarios) => run_command(&scenarios, seed, seeds, json, jobs),
             Err(message) => usage_error(&message),
         },
+        Some(Command::Replay { id, seed }) if id == "fuzz" => fuzz::replay_fuzz(seed),
         Some(Command::Replay { id, seed }) => match find(&id) {
             Some(scenario) => replay(&scenario, seed),
             None => usage_error(&format!("unknown scenario id `{id}` (see `raftlab list`)")),
+        },
+        Some(Command::Bench(args)) => crate::bench::main(&args),
+        Some(Command::Fuzz {
+            seeds,
+            start,
+            jobs,
+            json,
+            trace,
+        }) => fuzz::fuzz(start, seeds, jobs, json, trace),
+        Some(Command::Schedule {
+            steps,
+            servers,
+            seed,
+            snapshot_interval,
+        }) => match crate::fuzz::parse(&steps) {
+            Ok(steps) if (1..=8).contains(&servers) => {
+                let mut spec = crate::fuzz::ScheduleSpec::new(servers, seed, steps);
+                spec.snapshot_interval = snapshot_interval;
+                fuzz::replay_schedule(&spec)
+            }
+            Ok(_) => usage_error("--servers must be between 1 and 8"),
+            Err(message) => usage_error(&message),
         },
     }
 }

@@ -1,0 +1,213 @@
+//! `raftlab bench`: replication throughput of `raft-core` with nothing else in the way.
+//!
+//! The nodes run in one thread without faults ([`cluster`]). Node 1 is ticked until it
+//! leads; after that nothing ticks while proposals come in. Each round the leader gets
+//! `--batch` proposals as one `Input::ProposeBatch`, and the run ends once every node's
+//! service has applied every entry, checked in order. Followers learn a commit index
+//! from the next AppendEntries, so once the last batch is in and the cluster is quiet,
+//! the leader alone is ticked until its heartbeat carries the final commit index. Wall time is measured around that load only, and only
+//! reported: it never decides anything.
+
+mod cluster;
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use cluster::{Cluster, Counters};
+
+/// Ticks node 1 may take to win its first election.
+const MAX_ELECTION_TICKS: u32 = 10_000;
+/// With `--compact`, each service snapshots every this many applied entries.
+const SNAPSHOT_EVERY: u64 = 10_000;
+/// Rounds without a new apply anywhere, once every entry was proposed, before giving up.
+const MAX_IDLE_ROUNDS: u64 = 1_000;
+
+/// The parameters of one bench run.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct BenchArgs {
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Entries to commit and apply on every node.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub entries: u64,
+    /// Payload bytes per entry.
+    #[arg(long, default_value_t = 64)]
+    pub payload: usize,
+    /// Proposals the leader gets per round (one ProposeBatch).
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Snapshot every 10,000 applied entries, so that memory stays bounded.
+    #[arg(long)]
+    pub compact: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The figures of one bench run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchReport {
+    /// The parameters.
+    pub args: BenchArgs,
+    /// Wall seconds from the first proposal to the last apply.
+    pub wall_s: f64,
+    /// What the cluster counted (the election included).
+    pub counters: Counters,
+    /// The process's peak resident memory, where the OS tells it.
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl BenchReport {
+    /// Committed entries per wall second.
+    pub fn entries_per_s(&self) -> f64 {
+        self.args.entries as f64 / self.wall_s.max(f64::MIN_POSITIVE)
+    }
+
+    /// Wall microseconds per committed entry.
+    pub fn us_per_entry(&self) -> f64 {
+        self.wall_s * 1e6 / self.args.entries as f64
+    }
+
+    /// Bytes each node persisted per committed entry.
+    pub fn persisted_bytes_per_entry(&self) -> f64 {
+        self.counters.persisted_bytes as f64 / (self.args.entries * self.args.nodes as u64) as f64
+    }
+}
+
+/// Runs `raftlab bench`; exit code 1 if the run broke a check, 2 on bad arguments.
+pub fn main(args: &BenchArgs) -> ExitCode {
+    if args.nodes == 0 || args.nodes > 64 || args.entries == 0 || args.batch == 0 {
+        eprintln!("error: bench needs 1..=64 nodes, at least 1 entry and a batch of at least 1");
+        return ExitCode::from(2);
+    }
+    match run(args) {
+        Ok(report) if args.json => {
+            println!("{}", json(&report));
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print_text(&report);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench FAILED: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Elects a leader, then proposes and applies `args.entries` entries.
+pub fn run(args: &BenchArgs) -> Result<BenchReport, String> {
+    let snapshot_every = args.compact.then_some(SNAPSHOT_EVERY);
+    let mut cluster = Cluster::new(args.nodes, args.payload, snapshot_every)?;
+    let leader = cluster.elect_first(MAX_ELECTION_TICKS)?;
+    let first = cluster.next_proposal_index(leader);
+    let last = first + args.entries - 1;
+    let mut next = first;
+    let mut idle_rounds = 0;
+    #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
+    let started = std::time::Instant::now();
+    while cluster.applied_everywhere() < last {
+        let before = cluster.applied_everywhere();
+        if next <= last {
+            let count = (last + 1 - next).min(args.batch as u64);
+            cluster.propose(leader, next, count as usize);
+            next += count;
+        } else if cluster.is_quiet() {
+            // Everything is proposed and acknowledged: the followers learn the last
+            // commit index from the leader's next heartbeat.
+            cluster.tick(leader);
+        }
+        cluster.round()?;
+        idle_rounds = if cluster.applied_everywhere() == before && next > last {
+            idle_rounds + 1
+        } else {
+            0
+        };
+        if idle_rounds > MAX_IDLE_ROUNDS {
+            return Err(format!(
+                "stalled: applied everywhere up to {} of {last}",
+                cluster.applied_everywhere()
+            ));
+        }
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    Ok(BenchReport {
+        args: args.clone(),
+        wall_s,
+        counters: cluster.counters.clone(),
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// The peak resident set (VmHWM) of this process in MiB; Linux only, `None` elsewhere.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn round_to(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (value * scale).round() / scale
+}
+
+/// The report as one JSON object.
+pub fn json(report: &BenchReport) -> String {
+    let args = &report.args;
+    let counters = &report.counters;
+    serde_json::json!({
+        "nodes": args.nodes,
+        "entries": args.entries,
+        "payload": args.payload,
+        "batch": args.batch,
+        "compact": args.compact,
+        "entries_per_s": report.entries_per_s().round(),
+        "wall_s": round_to(report.wall_s, 6),
+        "us_per_entry": round_to(report.us_per_entry(), 4),
+        "messages": counters.messages,
+        "bytes": counters.bytes,
+        "persisted_bytes": counters.persisted_bytes,
+        "persisted_bytes_per_entry": round_to(report.persisted_bytes_per_entry(), 2),
+        "peak_rss_mib": report.peak_rss_mib.map(|mib| round_to(mib, 1)),
+        "rounds": counters.rounds,
+        "snapshots": counters.snapshots,
+        "ticks": counters.ticks,
+    })
+    .to_string()
+}
+
+fn print_text(report: &BenchReport) {
+    let args = &report.args;
+    let counters = &report.counters;
+    println!(
+        "bench: {} nodes, {} entries of {} bytes, batch {}, compaction {}",
+        args.nodes,
+        args.entries,
+        args.payload,
+        args.batch,
+        if args.compact { "on" } else { "off" }
+    );
+    println!("  entries/s                {:.0}", report.entries_per_s());
+    println!("  wall                     {:.3} s", report.wall_s);
+    println!("  per entry                {:.3} us", report.us_per_entry());
+    println!("  messages routed          {}", counters.messages);
+    println!("  bytes routed             {}", counters.bytes);
+    println!(
+        "  persisted per entry      {:.1} bytes per node (payload {} + {:.1})",
+        report.persisted_bytes_per_entry(),
+        args.payload,
+        report.persisted_bytes_per_entry() - args.payload as f64
+    );
+    match report.peak_rss_mib {
+        Some(mib) => println!("  peak resident memory     {mib:.1} MiB"),
+        None => println!("  peak resident memory     unknown on this OS"),
+    }
+    println!(
+        "  rounds                   {} ({} snapshots, {} ticks at the end)",
+        counters.rounds, counters.snapshots, counters.ticks
+    );
+}

@@ -1,0 +1,281 @@
+//! Runs a fuzzing schedule on the simulator with every checker on: a safety phase (the
+//! schedule), then a liveness phase (heal everything, restart everyone, and require a
+//! new command to commit on every server within a bounded simulated time).
+
+use bytes::Bytes;
+
+use super::schedule::Step;
+use crate::applier::Applier;
+use crate::network::NetworkConfig;
+use crate::world::{Millis, RaftSetup, World};
+
+/// How long the liveness phase may take, in simulated ms.
+pub const LIVENESS_LIMIT_MS: Millis = 30_000;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct ScheduleSpec {
+    /// Cluster size.
+    pub servers: usize,
+    /// The seed of the world (network, nodes).
+    pub seed: u64,
+    /// Applied entries between automatic service snapshots (0: only `snapshot` steps).
+    pub snapshot_interval: u64,
+    /// The network the run starts with.
+    pub network: NetworkConfig,
+    /// The safety phase.
+    pub steps: Vec<Step>,
+    /// TEST ONLY: run every node with the Figure 8 commit bug.
+    #[cfg(feature = "test-hooks")]
+    pub figure8_bug: bool,
+}
+
+impl ScheduleSpec {
+    /// A spec with a reliable network and snapshots every 10 applied entries.
+    pub fn new(servers: usize, seed: u64, steps: Vec<Step>) -> ScheduleSpec {
+        ScheduleSpec {
+            servers,
+            seed,
+            snapshot_interval: 10,
+            network: NetworkConfig::default(),
+            steps,
+            #[cfg(feature = "test-hooks")]
+            figure8_bug: false,
+        }
+    }
+}
+
+/// Which phase a failure happened in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// During the schedule.
+    Safety,
+    /// After healing.
+    Liveness,
+}
+
+/// The outcome of one schedule.
+#[derive(Clone, Debug)]
+pub struct ScheduleReport {
+    /// Whether every checker held and the liveness phase committed.
+    pub ok: bool,
+    /// The first failure, and where.
+    pub error: Option<(Phase, String)>,
+    /// The determinism fingerprint.
+    pub trace_hash: u64,
+    /// Simulated time of the whole run.
+    pub sim_ms: Millis,
+    /// The largest index applied anywhere.
+    pub commits: u64,
+    /// Trace lines, if recorded.
+    pub trace: Vec<String>,
+}
+
+impl ScheduleReport {
+    /// The failure as one line, e.g. `safety: at 1234 ms: election safety: ...`.
+    pub fn error_line(&self) -> Option<String> {
+        self.error.as_ref().map(|(phase, message)| {
+            let phase = match phase {
+                Phase::Safety => "safety",
+                Phase::Liveness => "liveness",
+            };
+            format!("{phase}: {message}")
+        })
+    }
+}
+
+/// Runs `spec`, recording the trace lines if `record_trace`.
+pub fn run_schedule(spec: &ScheduleSpec, record_trace: bool) -> ScheduleReport {
+    let mut world = build_world(spec, record_trace);
+    let mut driver = Driver {
+        world: &mut world,
+        next_command: 0,
+    };
+    let error = match driver.safety_phase(&spec.steps) {
+        Err(message) => Some((Phase::Safety, message)),
+        Ok(()) => driver.liveness_phase().err().map(|m| (Phase::Liveness, m)),
+    };
+    ScheduleReport {
+        ok: error.is_none(),
+        error,
+        trace_hash: world.trace.hash(),
+        sim_ms: world.now(),
+        commits: world.applier.max_index(),
+        trace: world.trace.lines().to_vec(),
+    }
+}
+
+fn build_world(spec: &ScheduleSpec, record_trace: bool) -> World {
+    let mut network = spec.network.clone();
+    network.deliver_from_crashed = true;
+    #[allow(unused_mut)]
+    let mut setup = RaftSetup::default();
+    #[cfg(feature = "test-hooks")]
+    {
+        setup.figure8_bug = spec.figure8_bug;
+    }
+    let mut world = World::new(spec.servers, spec.seed, setup, network, true, record_trace);
+    world.applier = Applier::new(spec.servers, true).with_snapshot_interval(spec.snapshot_interval);
+    for i in 0..spec.servers {
+        world.start(i);
+        world.net.set_connected(i, true);
+    }
+    world
+}
+
+struct Driver<'w> {
+    world: &'w mut World,
+    next_command: u64,
+}
+
+impl Driver<'_> {
+    fn n(&self) -> usize {
+        self.world.servers()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        match self.world.failure() {
+            Some(failure) => Err(failure.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    fn command(&mut self) -> Bytes {
+        self.next_command += 1;
+        Bytes::from(format!("c{}", self.next_command))
+    }
+
+    fn advance(&mut self, ms: Millis) -> Result<(), String> {
+        let until = self.world.now() + ms;
+        self.world.run_until(until);
+        self.check()
+    }
+
+    fn safety_phase(&mut self, steps: &[Step]) -> Result<(), String> {
+        for step in steps {
+            let now = self.world.now();
+            self.world.trace.line(|| format!("{now:>8} step: {step}"));
+            self.apply(step)?;
+            self.check()?;
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self, i: usize) {
+        self.world.start(i);
+        self.world.net.set_connected(i, true);
+    }
+
+    fn live_servers(&self) -> usize {
+        (0..self.n()).filter(|&i| self.world.is_alive(i)).count()
+    }
+
+    fn apply(&mut self, step: &Step) -> Result<(), String> {
+        let n = self.n();
+        match *step {
+            Step::Propose(i) => {
+                let command = self.command();
+                self.world.propose(i % n, command);
+            }
+            Step::ProposeAll => {
+                self.propose_all();
+            }
+            Step::Advance(ms) => self.advance(ms)?,
+            Step::Crash(i) => self.world.crash(i % n),
+            Step::Restart(i) => self.restart(i % n),
+            Step::CrashMidStep { server, keep } => self.world.crash_mid_step(server % n, keep),
+            Step::Partition(mask) => {
+                let (inside, outside): (Vec<usize>, Vec<usize>) =
+                    (0..n).partition(|&i| mask & (1 << i) != 0);
+                self.world.net.partition(&[inside, outside]);
+            }
+            Step::Cut { from, to } => self.world.net.set_link_cut(from % n, to % n, true),
+            Step::Heal => self.world.net.heal(),
+            Step::Network {
+                loss_per_mille,
+                delay_ms,
+                reorder,
+            } => {
+                let config = &mut self.world.net.config;
+                config.unreliable = loss_per_mille > 0 || delay_ms > 0;
+                config.request_loss_per_mille = u64::from(loss_per_mille);
+                config.reply_loss_per_mille = u64::from(loss_per_mille);
+                config.short_delay_ms = u64::from(delay_ms) + 1;
+                config.long_reordering = reorder;
+            }
+            Step::Snapshot(i) => {
+                if let Some((index, data)) = self.world.applier.snapshot_now(i % n) {
+                    let input = raft_core::Input::Snapshot {
+                        index: raft_core::LogIndex(index),
+                        data,
+                    };
+                    self.world.step(i % n, input);
+                }
+            }
+            Step::Figure8Round { pause_ms, restart } => {
+                let leader = self.propose_all();
+                self.advance(pause_ms)?;
+                if let Some(leader) = leader {
+                    self.world.crash(leader);
+                }
+                if self.live_servers() <= n / 2 && !self.world.is_alive(restart % n) {
+                    self.restart(restart % n);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Offers a fresh command to every live server; returns the last that accepted.
+    fn propose_all(&mut self) -> Option<usize> {
+        let command = self.command();
+        let mut leader = None;
+        for i in 0..self.n() {
+            if self.world.propose(i, command.clone()).is_some() {
+                leader = Some(i);
+            }
+        }
+        leader
+    }
+
+    /// Heal, restart everyone, reliable network; then a new command must reach every
+    /// server (as the lab's `one(cmd, n, retry)`), within [`LIVENESS_LIMIT_MS`].
+    fn liveness_phase(&mut self) -> Result<(), String> {
+        let now = self.world.now();
+        self.world.trace.line(|| format!("{now:>8} liveness phase"));
+        self.world.disarm_crash_mid_step();
+        self.world.net.heal();
+        self.world.net.config = NetworkConfig {
+            deliver_from_crashed: true,
+            ..NetworkConfig::default()
+        };
+        for i in 0..self.n() {
+            if !self.world.is_alive(i) {
+                self.restart(i);
+            }
+            self.world.net.set_connected(i, true);
+        }
+        let started = self.world.now();
+        let command = self.command();
+        while self.world.now() - started < LIVENESS_LIMIT_MS {
+            let accepted = (0..self.n()).find_map(|i| self.world.propose(i, command.clone()));
+            let Some((index, _)) = accepted else {
+                self.advance(50)?;
+                continue;
+            };
+            let offered = self.world.now();
+            while self.world.now() - offered < 2_000 {
+                let (count, value) = self.world.applier.n_committed(index)?;
+                if count == self.n() && value.as_ref() == Some(&command) {
+                    return Ok(());
+                }
+                self.advance(20)?;
+            }
+        }
+        Err(format!(
+            "no command committed on all {} servers within {} s after healing",
+            self.n(),
+            LIVENESS_LIMIT_MS / 1000
+        ))
+    }
+}

@@ -1,0 +1,10 @@
+//! Fuzzing: schedules far beyond the lab's tests, run with every checker on, then healed
+//! and checked for liveness; swarm configurations picked per seed.
+
+pub mod exec;
+pub mod schedule;
+pub mod swarm;
+
+pub use exec::{run_schedule, Phase, ScheduleReport, ScheduleSpec, LIVENESS_LIMIT_MS};
+pub use schedule::{parse, render, render_lines, Step};
+pub use swarm::{run_swarm, SwarmConfig};
