@@ -27,10 +27,11 @@ pub struct NetworkConfig {
     pub long_reordering: bool,
     /// The share of replies held back, as numerator / denominator.
     pub reorder_share: (u64, u64),
-    /// Whether a message still arrives after its sender crashed (a real network: it had
-    /// left). The lab drops it (its RPC ends die with the server); fuzzing delivers it, to
-    /// check that whatever a message promises was durable before it left.
-    pub deliver_from_crashed: bool,
+    /// The chance, per mille, that a message still in flight when its sender crashes
+    /// arrives anyway (it had left the machine). The lab drops them all (0: its RPC ends
+    /// die with the server); fuzzing delivers some, to check that whatever a message
+    /// promises was durable before it left.
+    pub survives_sender_crash_per_mille: u64,
 }
 
 impl Default for NetworkConfig {
@@ -44,7 +45,7 @@ impl Default for NetworkConfig {
             reply_loss_per_mille: 100,
             long_reordering: false,
             reorder_share: (600, 900),
-            deliver_from_crashed: false,
+            survives_sender_crash_per_mille: 0,
         }
     }
 }
@@ -121,10 +122,14 @@ impl Network {
         self.connected[from] && self.connected[to] && !self.cut.contains(&(from, to))
     }
 
-    /// Whether a message from a sender that has since crashed can still arrive: the
-    /// receiver is attached and the link is not cut.
-    pub fn link_up_from_gone(&self, from: usize, to: usize) -> bool {
-        self.connected[to] && !self.cut.contains(&(from, to))
+    /// Whether a message from a sender that has since crashed still arrives: the receiver
+    /// is attached, the link is not cut, and the message survives the crash.
+    pub fn survives_sender_crash(&mut self, from: usize, to: usize) -> bool {
+        let survives = self.config.survives_sender_crash_per_mille;
+        survives > 0
+            && self.connected[to]
+            && !self.cut.contains(&(from, to))
+            && self.rng.chance(survives, 1000)
     }
 
     /// Decides the fate of a message sent now over a link that is up.

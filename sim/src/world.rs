@@ -266,7 +266,7 @@ impl World {
         let passes = if alive(&self.servers[from], from_incarnation) {
             self.net.link_up(from, to)
         } else {
-            self.net.config.deliver_from_crashed && self.net.link_up_from_gone(from, to)
+            self.net.survives_sender_crash(from, to)
         };
         if !passes || !alive(&self.servers[to], to_incarnation) {
             return;

@@ -158,10 +158,16 @@ impl Cluster {
         for action in self.nodes[i].step(input) {
             match action {
                 Action::Persist(persist) => {
-                    self.counters.persisted_bytes += persisted_len(&persist);
-                    self.disks[i]
-                        .apply(&persist)
+                    let disk = &mut self.disks[i];
+                    let size_before = disk.raft_state_size();
+                    disk.apply(&persist)
                         .map_err(|e| format!("node {} persist: {e}", i + 1))?;
+                    if let PersistAction::Append(_) = persist {
+                        // The header did not change: the growth is the entry records.
+                        let records = disk.raft_state_size() - size_before;
+                        self.counters.persisted_bytes += records as u64;
+                    }
+                    self.counters.persisted_bytes += persisted_extra_len(&persist);
                 }
                 Action::Send(message) => {
                     self.counters.messages += 1;
@@ -234,53 +240,40 @@ fn make_batch(first: u64, count: usize, payload: usize) -> Vec<Bytes> {
         .collect()
 }
 
-/// Byte `position` of the command proposed for `index`: the index in little endian,
-/// then a pattern that depends on both.
-fn payload_byte(index: u64, position: usize) -> u8 {
-    match index.to_le_bytes().get(position) {
-        Some(&byte) => byte,
-        None => (index as u8).wrapping_add(position as u8),
-    }
-}
-
-/// Fills `out` with the command for `index`.
+/// Fills `out` with the command for `index`: the index in little endian, repeated.
 pub fn fill_payload(index: u64, out: &mut [u8]) {
-    for (position, byte) in out.iter_mut().enumerate() {
-        *byte = payload_byte(index, position);
+    let pattern = index.to_le_bytes();
+    let mut words = out.chunks_exact_mut(pattern.len());
+    for word in &mut words {
+        word.copy_from_slice(&pattern);
     }
+    let tail = words.into_remainder();
+    let len = tail.len();
+    tail.copy_from_slice(&pattern[..len]);
 }
 
 /// Whether `data` is the command proposed for `index`.
 pub fn payload_matches(index: u64, data: &[u8], payload: usize) -> bool {
+    let pattern = index.to_le_bytes();
+    let mut words = data.chunks_exact(pattern.len());
     data.len() == payload
-        && data
-            .iter()
-            .enumerate()
-            .all(|(position, &byte)| byte == payload_byte(index, position))
+        && words.all(|word| word == pattern)
+        && words.remainder() == &pattern[..words.remainder().len()]
 }
 
-/// The bytes a persist action adds to a disk: each entry as a record of the encoded raft
-/// state (as `PersistedState::raft_state_size` counts it), the two fields of a hard state,
-/// the snapshot position and bytes. A truncation writes nothing.
-fn persisted_len(action: &PersistAction) -> u64 {
-    let field = |value: u64| 1 + encoded_len_varint(value);
-    let len = match action {
+/// The bytes a persist action adds to a disk beyond the entry records (which the disk
+/// counts itself): the two fields of a hard state, the snapshot position and bytes.
+fn persisted_extra_len(action: &PersistAction) -> u64 {
+    let field = |value: u64| 1 + encoded_len_varint(value) as u64;
+    match action {
         PersistAction::HardState { term, voted_for } => {
             field(term.0) + field(voted_for.map_or(0, |id| id.0))
         }
-        PersistAction::Append(entries) => entries
-            .iter()
-            .map(|entry| {
-                let body = prost::Message::encoded_len(entry);
-                1 + encoded_len_varint(body as u64) + body
-            })
-            .sum(),
-        PersistAction::TruncateFrom(_) => 0,
+        PersistAction::Append(_) | PersistAction::TruncateFrom(_) => 0,
         PersistAction::Snapshot { index, term, data } => {
-            field(index.0) + field(term.0) + data.len()
+            field(index.0) + field(term.0) + data.len() as u64
         }
-    };
-    len as u64
+    }
 }
 
 #[cfg(test)]

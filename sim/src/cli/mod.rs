@@ -83,6 +83,13 @@ enum Command {
         /// Applied entries between automatic snapshots (0: only `snapshot` steps).
         #[arg(long, default_value_t = 10)]
         snapshot_interval: u64,
+        /// The chance, per mille, that a message in flight survives its sender's crash.
+        #[arg(long, default_value_t = 500)]
+        survives_crash: u64,
+        /// TEST ONLY (builds with the `test-hooks` feature): the Figure 8 commit bug.
+        #[cfg(feature = "test-hooks")]
+        #[arg(long)]
+        figure8_bug: bool,
     },
     /// Measure replication throughput: nodes in one thread, no faults, batched proposals.
     Bench(crate::bench::BenchArgs),
@@ -132,10 +139,18 @@ pub fn main() -> ExitCode {
             servers,
             seed,
             snapshot_interval,
+            survives_crash,
+            #[cfg(feature = "test-hooks")]
+            figure8_bug,
         }) => match crate::fuzz::parse(&steps) {
             Ok(steps) if (1..=8).contains(&servers) => {
                 let mut spec = crate::fuzz::ScheduleSpec::new(servers, seed, steps);
                 spec.snapshot_interval = snapshot_interval;
+                spec.survives_sender_crash_per_mille = survives_crash.min(1000);
+                #[cfg(feature = "test-hooks")]
+                {
+                    spec.figure8_bug = figure8_bug;
+                }
                 fuzz::replay_schedule(&spec)
             }
             Ok(_) => usage_error("--servers must be between 1 and 8"),

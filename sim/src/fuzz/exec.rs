@@ -23,6 +23,8 @@ pub struct ScheduleSpec {
     pub snapshot_interval: u64,
     /// The network the run starts with.
     pub network: NetworkConfig,
+    /// The chance, per mille, that a message in flight when its sender crashes arrives.
+    pub survives_sender_crash_per_mille: u64,
     /// The safety phase.
     pub steps: Vec<Step>,
     /// TEST ONLY: run every node with the Figure 8 commit bug.
@@ -38,6 +40,7 @@ impl ScheduleSpec {
             seed,
             snapshot_interval: 10,
             network: NetworkConfig::default(),
+            survives_sender_crash_per_mille: 500,
             steps,
             #[cfg(feature = "test-hooks")]
             figure8_bug: false,
@@ -107,7 +110,7 @@ pub fn run_schedule(spec: &ScheduleSpec, record_trace: bool) -> ScheduleReport {
 
 fn build_world(spec: &ScheduleSpec, record_trace: bool) -> World {
     let mut network = spec.network.clone();
-    network.deliver_from_crashed = true;
+    network.survives_sender_crash_per_mille = spec.survives_sender_crash_per_mille;
     #[allow(unused_mut)]
     let mut setup = RaftSetup::default();
     #[cfg(feature = "test-hooks")]
@@ -182,6 +185,17 @@ impl Driver<'_> {
             }
             Step::Advance(ms) => self.advance(ms)?,
             Step::Crash(i) => self.world.crash(i % n),
+            Step::CrashLeader => {
+                if let Some(leader) = self.leader() {
+                    self.world.crash(leader);
+                }
+            }
+            Step::IsolateLeader => {
+                if let Some(leader) = self.leader() {
+                    let others = (0..n).filter(|&i| i != leader).collect();
+                    self.world.net.partition(&[vec![leader], others]);
+                }
+            }
             Step::Restart(i) => self.restart(i % n),
             Step::CrashMidStep { server, keep } => self.world.crash_mid_step(server % n, keep),
             Step::Partition(mask) => {
@@ -226,6 +240,19 @@ impl Driver<'_> {
         Ok(())
     }
 
+    /// The live leader of the highest term, if any.
+    fn leader(&self) -> Option<usize> {
+        (0..self.n())
+            .filter_map(|i| {
+                self.world
+                    .node(i)
+                    .filter(|node| node.is_leader())
+                    .map(|node| (node.term(), i))
+            })
+            .max()
+            .map(|(_, i)| i)
+    }
+
     /// Offers a fresh command to every live server; returns the last that accepted.
     fn propose_all(&mut self) -> Option<usize> {
         let command = self.command();
@@ -246,7 +273,7 @@ impl Driver<'_> {
         self.world.disarm_crash_mid_step();
         self.world.net.heal();
         self.world.net.config = NetworkConfig {
-            deliver_from_crashed: true,
+            survives_sender_crash_per_mille: 1000,
             ..NetworkConfig::default()
         };
         for i in 0..self.n() {

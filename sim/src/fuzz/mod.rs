@@ -3,8 +3,10 @@
 
 pub mod exec;
 pub mod schedule;
+pub mod shrink;
 pub mod swarm;
 
 pub use exec::{run_schedule, Phase, ScheduleReport, ScheduleSpec, LIVENESS_LIMIT_MS};
 pub use schedule::{parse, render, render_lines, Step};
+pub use shrink::minimize;
 pub use swarm::{run_swarm, SwarmConfig};

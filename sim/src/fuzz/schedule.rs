@@ -16,6 +16,10 @@ pub enum Step {
     Advance(u64),
     /// Crash server `i` (volatile state lost, persister kept).
     Crash(usize),
+    /// Crash whoever leads (the live leader of the highest term), if anyone does.
+    CrashLeader,
+    /// Partition whoever leads away from everyone else, if anyone does.
+    IsolateLeader,
     /// Restart server `i` from its persister (a live server is crashed first).
     Restart(usize),
     /// Crash server `server` during its next step, after only `keep` of that step's
@@ -67,6 +71,8 @@ impl fmt::Display for Step {
             Step::ProposeAll => write!(f, "propose-all"),
             Step::Advance(ms) => write!(f, "advance {ms}"),
             Step::Crash(i) => write!(f, "crash {i}"),
+            Step::CrashLeader => write!(f, "crash-leader"),
+            Step::IsolateLeader => write!(f, "isolate-leader"),
             Step::Restart(i) => write!(f, "restart {i}"),
             Step::CrashMidStep { server, keep } => write!(f, "crash-mid {server} {keep}"),
             Step::Partition(mask) => write!(f, "partition {mask:#b}"),
@@ -126,6 +132,8 @@ impl FromStr for Step {
             Some("propose-all") => Step::ProposeAll,
             Some("advance") => Step::Advance(number(1)?),
             Some("crash") => Step::Crash(server(1)?),
+            Some("crash-leader") => Step::CrashLeader,
+            Some("isolate-leader") => Step::IsolateLeader,
             Some("restart") => Step::Restart(server(1)?),
             Some("crash-mid") => Step::CrashMidStep {
                 server: server(1)?,
@@ -176,6 +184,8 @@ mod tests {
             Step::ProposeAll,
             Step::Advance(120),
             Step::Crash(1),
+            Step::CrashLeader,
+            Step::IsolateLeader,
             Step::Restart(1),
             Step::CrashMidStep { server: 3, keep: 2 },
             Step::Partition(0b101),

@@ -27,6 +27,8 @@ pub struct SwarmConfig {
     pub crash_rate: u64,
     /// Share of crashes that strike in the middle of a step.
     pub mid_step_share: u64,
+    /// The chance that a message in flight when its sender crashes still arrives.
+    pub survives_crash: u64,
     /// Chance of a restart per slice.
     pub restart_rate: u64,
     /// Chance of a new partition (or a cut link) per slice.
@@ -56,6 +58,7 @@ impl SwarmConfig {
             reorder: rng.chance(1, 4),
             crash_rate: rng.below(120),
             mid_step_share: rng.below(1001),
+            survives_crash: [0, 500, 1000][rng.index(3)],
             restart_rate: rng.range_inclusive(20, 300),
             partition_rate: rng.below(80),
             heal_rate: rng.range_inclusive(20, 300),
@@ -126,6 +129,7 @@ impl SwarmConfig {
             self.schedule(seed),
         );
         spec.snapshot_interval = self.snapshot_interval;
+        spec.survives_sender_crash_per_mille = self.survives_crash;
         spec.network = NetworkConfig::default();
         spec
     }
@@ -135,13 +139,14 @@ impl fmt::Display for SwarmConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms",
+            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms",
             self.servers,
             self.loss_per_mille,
             self.delay_ms,
             self.reorder,
             self.crash_rate,
             self.mid_step_share / 10,
+            self.survives_crash,
             self.restart_rate,
             self.partition_rate,
             self.heal_rate,
