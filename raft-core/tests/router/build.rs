@@ -3,9 +3,9 @@
 
 use raft_core::bytes::Bytes;
 use raft_core::{
-    Action, AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot,
-    InstallSnapshotReply, LogIndex, Message, Node, NodeId, PersistAction, PersistedState,
-    RequestVote, RequestVoteReply, Term,
+    Action, AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot, InstallSnapshotReply,
+    LogIndex, Message, Node, NodeId, PersistAction, PersistedState, RequestVote, RequestVoteReply,
+    Term,
 };
 
 use super::config;
@@ -76,18 +76,37 @@ pub fn request_vote(from: u64, to: u64, term: u64, last: (u64, u64)) -> Message 
     let body = Body::RequestVote(RequestVote {
         last_log_index: last.0,
         last_log_term: last.1,
+        pre_vote: false,
+    });
+    message(from, to, term, body)
+}
+
+/// A pre-vote request for `term` (the term the candidate would campaign in).
+pub fn pre_vote(from: u64, to: u64, term: u64, last: (u64, u64)) -> Message {
+    let body = Body::RequestVote(RequestVote {
+        last_log_index: last.0,
+        last_log_term: last.1,
+        pre_vote: true,
     });
     message(from, to, term, body)
 }
 
 /// A vote answer.
 pub fn vote(from: u64, to: u64, term: u64, granted: bool) -> Message {
-    message(
-        from,
-        to,
-        term,
-        Body::RequestVoteReply(RequestVoteReply { granted }),
-    )
+    let body = Body::RequestVoteReply(RequestVoteReply {
+        granted,
+        pre_vote: false,
+    });
+    message(from, to, term, body)
+}
+
+/// A pre-vote answer.
+pub fn pre_vote_reply(from: u64, to: u64, term: u64, granted: bool) -> Message {
+    let body = Body::RequestVoteReply(RequestVoteReply {
+        granted,
+        pre_vote: true,
+    });
+    message(from, to, term, body)
 }
 
 /// A successful AppendEntries answer matching up to `match_index`.
@@ -167,7 +186,10 @@ pub fn append_of(message: &Message) -> &AppendEntries {
 pub fn is_granted(message: &Message) -> bool {
     matches!(
         &message.body,
-        Some(Body::RequestVoteReply(RequestVoteReply { granted: true }))
+        Some(Body::RequestVoteReply(RequestVoteReply {
+            granted: true,
+            ..
+        }))
     )
 }
 

@@ -2,7 +2,8 @@
 //! checks every step runs (persist-before-send, apply order, election safety, state
 //! machine safety, persisted image agreeing with the node).
 //!
-//! Node ids in this module are plain `u64`s (`1..=n`) to keep the tests short.
+//! Node ids in this module are plain `u64`s (`1..=n`) to keep the tests short. Run a test
+//! with `ROUTER_TRACE=1` to print every input and action.
 #![allow(dead_code)] // each test crate uses a different part of the shared module
 
 pub mod build;
@@ -34,6 +35,14 @@ const DELIVERY_LIMIT: usize = 200_000;
 /// How many rounds `tick_all_until` runs before it gives up.
 const ROUND_LIMIT: usize = 20_000;
 
+/// An entry some service applied.
+struct Chosen {
+    term: Term,
+    data: Bytes,
+    /// A term at or after the one the entry was committed in.
+    committed_by: Term,
+}
+
 /// A cluster of nodes wired through an in-memory, lossless (unless cut), FIFO network.
 pub struct Router {
     configs: BTreeMap<u64, Config>,
@@ -50,8 +59,9 @@ pub struct Router {
     service_index: BTreeMap<u64, LogIndex>,
     /// The commit index each live node reported last (never goes back while it runs).
     last_commit: BTreeMap<u64, LogIndex>,
-    /// What was applied at each index by anyone: state machine safety.
-    chosen: BTreeMap<LogIndex, (Term, Bytes)>,
+    /// What was applied at each index by anyone (state machine safety), and the lowest
+    /// term of a node applying it, at or after the term it was committed in.
+    chosen: BTreeMap<LogIndex, Chosen>,
     /// The leader of each term seen: election safety.
     leaders: BTreeMap<Term, u64>,
     /// Every message handed to a node, in order.
@@ -120,6 +130,11 @@ impl Router {
         self.configs.keys().copied().collect()
     }
 
+    /// The configuration of node `id`.
+    pub fn config(&self, id: u64) -> &Config {
+        &self.configs[&id]
+    }
+
     /// The live node `id`.
     pub fn node(&self, id: u64) -> &Node {
         self.nodes
@@ -183,7 +198,16 @@ impl Router {
             .nodes
             .get_mut(&id)
             .unwrap_or_else(|| panic!("stepping n{id}, which is not running"));
+        let trace = std::env::var_os("ROUTER_TRACE").is_some();
+        if trace {
+            eprintln!("n{id} <- {}", describe(&input));
+        }
         let actions = node.step(input);
+        if trace {
+            for action in &actions {
+                eprintln!("n{id}    {action}");
+            }
+        }
         self.carry_out(id, &actions);
         self.check_node(id);
         actions
@@ -265,7 +289,8 @@ impl Router {
 
     /// Delivers, in order, the messages in flight that match `pick`; the others stay.
     pub fn deliver_where(&mut self, mut pick: impl FnMut(&Message) -> bool) {
-        let (picked, kept): (Vec<Message>, Vec<Message>) = self.queue.drain(..).partition(&mut pick);
+        let (picked, kept): (Vec<Message>, Vec<Message>) =
+            self.queue.drain(..).partition(&mut pick);
         self.queue.extend(kept);
         for message in picked {
             self.deliver(message);
@@ -334,7 +359,8 @@ impl Router {
         let config = self.configs[&id].clone();
         let persisted = &self.persisted[&id];
         let node = Node::restore(config, persisted).expect("a persisted image restores");
-        node.check_invariants().expect("a restored node is consistent");
+        node.check_invariants()
+            .expect("a restored node is consistent");
         assert_eq!(node.commit_index(), persisted.snapshot_index());
         assert_eq!(node.applied_index(), persisted.snapshot_index());
         assert_eq!(node.role(), RoleKind::Follower);
@@ -413,14 +439,19 @@ impl Router {
                     .iter()
                     .find(|e| e.index() == entry.index());
                 assert_eq!(held, Some(entry), "n{id} applies only persisted entries");
-                let chosen = (entry.term(), entry.data.clone());
-                let previous = self.chosen.entry(entry.index()).or_insert(chosen.clone());
+                let term_now = self.nodes[&id].term();
+                let chosen = self.chosen.entry(entry.index()).or_insert(Chosen {
+                    term: entry.term(),
+                    data: entry.data.clone(),
+                    committed_by: term_now,
+                });
                 assert_eq!(
-                    *previous,
-                    chosen,
+                    (chosen.term, &chosen.data),
+                    (entry.term(), &entry.data),
                     "state machine safety broken at {}",
                     entry.index()
                 );
+                chosen.committed_by = chosen.committed_by.min(term_now);
             }
             Apply::Snapshot { index, term, .. } => {
                 assert!(
@@ -429,8 +460,8 @@ impl Router {
                 );
                 *service = *index;
                 assert_eq!(self.persisted[&id].snapshot_index(), *index);
-                if let Some((chosen_term, _)) = self.chosen.get(index) {
-                    assert_eq!(chosen_term, term, "snapshot disagrees with a chosen entry");
+                if let Some(chosen) = self.chosen.get(index) {
+                    assert_eq!(chosen.term, *term, "snapshot disagrees with a chosen entry");
                 }
             }
         }
@@ -445,7 +476,11 @@ impl Router {
             panic!("n{id}: {violation}");
         }
         assert_eq!(node.term(), persisted.term(), "n{id} term is durable");
-        assert_eq!(node.voted_for(), persisted.voted_for(), "n{id} vote is durable");
+        assert_eq!(
+            node.voted_for(),
+            persisted.voted_for(),
+            "n{id} vote is durable"
+        );
         assert_eq!(node.last_log_index(), persisted.last_index());
         assert_eq!(node.snapshot_index(), persisted.snapshot_index());
         assert_eq!(node.raft_state_size(), persisted.raft_state_size());
@@ -459,15 +494,26 @@ impl Router {
         if node.is_leader() {
             let leader = *self.leaders.entry(node.term()).or_insert(id);
             assert_eq!(leader, id, "two leaders in {}", node.term());
-            // Leader completeness: every chosen entry past our snapshot is in our log.
-            for (index, (term, _)) in self.chosen.range(node.snapshot_index().next()..) {
+            // Leader completeness: an entry committed in an earlier term is in our log.
+            let held = self.chosen.range(node.snapshot_index().next()..);
+            for (index, chosen) in held.filter(|(_, c)| c.committed_by < node.term()) {
                 assert_eq!(
                     node.term_at(*index),
-                    Some(*term),
-                    "leader n{id} lacks chosen entry {index}"
+                    Some(chosen.term),
+                    "leader n{id} lacks entry {index} committed by {}",
+                    chosen.committed_by
                 );
             }
         }
+    }
+}
+
+/// A one-line rendering of an input, for `ROUTER_TRACE=1` runs.
+fn describe(input: &Input) -> String {
+    match input {
+        Input::Tick => "tick".into(),
+        Input::Message(message) => message.summary(),
+        other => format!("{other:?}"),
     }
 }
 
@@ -487,11 +533,27 @@ pub fn proposal_outcome(actions: &[Action]) -> Result<Proposed, ProposeError> {
 /// Checks that what a message claims is already durable on its sender.
 fn check_send_is_durable(id: u64, persisted: &PersistedState, message: &Message) {
     assert_eq!(message.from, id, "n{id} sends as itself");
-    assert_eq!(
-        message.term(),
-        persisted.term(),
-        "n{id} sent a message in a term it had not persisted"
-    );
+    match &message.body {
+        // A pre-vote speaks of the term the candidate would campaign in.
+        Some(Body::RequestVote(request)) if request.pre_vote => {
+            assert_eq!(
+                message.term(),
+                persisted.term().next(),
+                "n{id} pre-vote term"
+            );
+        }
+        Some(Body::RequestVoteReply(reply)) if reply.pre_vote && reply.granted => {
+            assert!(
+                message.term() > persisted.term(),
+                "n{id} granted a stale pre-vote"
+            );
+        }
+        _ => assert_eq!(
+            message.term(),
+            persisted.term(),
+            "n{id} sent a message in a term it had not persisted"
+        ),
+    }
     let holds = |index: u64, term: u64| {
         let index = LogIndex(index);
         (index == persisted.snapshot_index() && Term(term) == persisted.snapshot_term())
@@ -502,10 +564,14 @@ fn check_send_is_durable(id: u64, persisted: &PersistedState, message: &Message)
                 .any(|e| e.index() == index && e.term() == Term(term))
     };
     match &message.body {
-        Some(Body::RequestVote(_)) => {
-            assert_eq!(persisted.voted_for(), Some(NodeId(id)), "candidate vote durable");
+        Some(Body::RequestVote(request)) if !request.pre_vote => {
+            assert_eq!(
+                persisted.voted_for(),
+                Some(NodeId(id)),
+                "candidate vote durable"
+            );
         }
-        Some(Body::RequestVoteReply(reply)) if reply.granted => {
+        Some(Body::RequestVoteReply(reply)) if reply.granted && !reply.pre_vote => {
             assert_eq!(
                 persisted.voted_for(),
                 Some(message.to_id()),

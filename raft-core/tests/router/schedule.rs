@@ -2,6 +2,9 @@
 //! proposals, crashes, restarts, partitions and service snapshots, as proptest values.
 
 use proptest::prelude::*;
+use proptest::sample::Index;
+
+use raft_core::{Action, Body};
 
 use super::Router;
 
@@ -10,22 +13,29 @@ use super::Router;
 pub enum Op {
     /// Node `node` ticks `times` times (nothing is delivered).
     Tick { node: u64, times: u8 },
-    /// Every live node ticks once, then everything in flight is delivered.
-    Round,
+    /// `count` times: every live node ticks once, then everything in flight is delivered.
+    Rounds { count: u8 },
     /// The oldest message in flight is delivered.
     DeliverOne,
     /// Up to `count` messages are delivered, oldest first.
     Deliver { count: u8 },
-    /// The oldest message in flight is lost.
-    Lose,
-    /// The oldest message in flight is copied to the back of the queue.
-    Duplicate,
-    /// The oldest message in flight goes to the back of the queue.
-    Reorder,
-    /// The service proposes a command at `node`.
-    Propose { node: u64 },
+    /// A message in flight is lost.
+    Lose { at: Index },
+    /// A message in flight is copied to the back of the queue.
+    Duplicate { at: Index },
+    /// A message in flight goes to the back of the queue (it arrives after the others).
+    Reorder { at: Index },
+    /// The service proposes a command at `node`, or at the leader if `None` (or no leader).
+    Propose { node: Option<u64> },
     /// `node` crashes (if running).
     Crash { node: u64 },
+    /// The leader of the highest term crashes (if there is one).
+    CrashLeader,
+    /// `node` ticks until it campaigns, then everything in flight is delivered.
+    Elect { node: u64 },
+    /// The leader takes a command, `deliver` messages are delivered, and it crashes
+    /// before the rest of what it sent leaves.
+    ProposeThenCrash { deliver: u8 },
     /// `node` restarts (if crashed).
     Restart { node: u64 },
     /// `node`'s service snapshots everything it applied.
@@ -40,20 +50,42 @@ pub enum Op {
 pub fn op(n: u64) -> impl Strategy<Value = Op> {
     let node = 1..=n;
     prop_oneof![
-        4 => (node.clone(), 1u8..40).prop_map(|(node, times)| Op::Tick { node, times }),
-        3 => Just(Op::Round),
-        3 => Just(Op::DeliverOne),
-        4 => (1u8..30).prop_map(|count| Op::Deliver { count }),
-        1 => Just(Op::Lose),
-        1 => Just(Op::Duplicate),
-        1 => Just(Op::Reorder),
-        4 => node.clone().prop_map(|node| Op::Propose { node }),
-        1 => node.clone().prop_map(|node| Op::Crash { node }),
-        1 => node.clone().prop_map(|node| Op::Restart { node }),
-        1 => node.clone().prop_map(|node| Op::Snapshot { node }),
-        1 => node.prop_map(|node| Op::Isolate { node }),
-        1 => Just(Op::Heal),
+        3 => (node.clone(), 1u8..40).prop_map(|(node, times)| Op::Tick { node, times }),
+        2 => (1u8..12).prop_map(|count| Op::Rounds { count }),
+        2 => Just(Op::DeliverOne),
+        3 => (1u8..30).prop_map(|count| Op::Deliver { count }),
+        1 => any::<Index>().prop_map(|at| Op::Lose { at }),
+        1 => any::<Index>().prop_map(|at| Op::Duplicate { at }),
+        2 => any::<Index>().prop_map(|at| Op::Reorder { at }),
+        4 => proptest::option::weighted(0.2, node.clone()).prop_map(|node| Op::Propose { node }),
+        3 => node.clone().prop_map(|node| Op::Crash { node }),
+        3 => node.clone().prop_map(|node| Op::Restart { node }),
+        2 => node.clone().prop_map(|node| Op::Snapshot { node }),
+        2 => node.prop_map(|node| Op::Isolate { node }),
+        2 => Just(Op::Heal),
     ]
+}
+
+/// A strategy for one op of a Figure 8 style schedule (after the lab's Figure8 tests):
+/// leaders take commands and crash soon after, while crashed nodes come back, so that
+/// entries of many terms sit on different subsets of the nodes.
+pub fn figure8_op(n: u64) -> impl Strategy<Value = Op> {
+    let node = 1..=n;
+    prop_oneof![
+        4 => node.clone().prop_map(|node| Op::Elect { node }),
+        4 => (0u8..4).prop_map(|deliver| Op::ProposeThenCrash { deliver }),
+        1 => Just(Op::Propose { node: None }),
+        1 => (1u8..8).prop_map(|count| Op::Deliver { count }),
+        1 => (node.clone(), 1u8..30).prop_map(|(node, times)| Op::Tick { node, times }),
+        1 => Just(Op::CrashLeader),
+        4 => node.prop_map(|node| Op::Restart { node }),
+        1 => any::<Index>().prop_map(|at| Op::Reorder { at }),
+    ]
+}
+
+/// A Figure 8 style schedule of `len` ops in a cluster of `n` nodes.
+pub fn figure8_schedule(n: u64, len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(figure8_op(n), len)
 }
 
 /// A strategy for a schedule of `len` ops in a cluster of `n` nodes.
@@ -73,7 +105,7 @@ pub fn run(router: &mut Router, ops: &[Op]) {
                     }
                 }
             }
-            Op::Round => router.tick_all(1),
+            Op::Rounds { count } => router.tick_all(usize::from(count)),
             Op::DeliverOne => {
                 router.deliver_one();
             }
@@ -82,26 +114,29 @@ pub fn run(router: &mut Router, ops: &[Op]) {
                     router.deliver_one();
                 }
             }
-            Op::Lose => {
-                let mut first = true;
-                router.drop_where(|_| std::mem::take(&mut first));
-            }
-            Op::Duplicate => {
-                if let Some(message) = router.queue().front().cloned() {
-                    router.inject(message);
-                }
-            }
-            Op::Reorder => {
+            Op::Lose { at } => {
                 let mut queue = router.take_queue();
                 if !queue.is_empty() {
-                    let first = queue.remove(0);
-                    queue.push(first);
+                    queue.remove(at.index(queue.len()));
                 }
-                for message in queue {
-                    router.inject(message);
+                queue.into_iter().for_each(|message| router.inject(message));
+            }
+            Op::Duplicate { at } => {
+                if !router.queue().is_empty() {
+                    let copy = router.queue()[at.index(router.queue().len())].clone();
+                    router.inject(copy);
                 }
             }
+            Op::Reorder { at } => {
+                let mut queue = router.take_queue();
+                if !queue.is_empty() {
+                    let late = queue.remove(at.index(queue.len()));
+                    queue.push(late);
+                }
+                queue.into_iter().for_each(|message| router.inject(message));
+            }
             Op::Propose { node } => {
+                let node = node.or_else(|| router.leader()).unwrap_or(1);
                 if router.is_up(node) {
                     commands += 1;
                     let _outcome = router.propose(node, format!("cmd{commands}"));
@@ -110,6 +145,35 @@ pub fn run(router: &mut Router, ops: &[Op]) {
             Op::Crash { node } => {
                 if router.is_up(node) {
                     router.crash(node);
+                }
+            }
+            Op::Elect { node } => {
+                if router.is_up(node) && !router.node(node).is_leader() {
+                    for _ in 0..router.config(node).election_timeout_ticks_max() {
+                        let actions = router.tick(node);
+                        if actions.iter().any(is_vote_request) {
+                            break;
+                        }
+                    }
+                    router.deliver_all();
+                }
+            }
+            Op::ProposeThenCrash { deliver } => {
+                if let Some(leader) = router.leader() {
+                    commands += 1;
+                    let _outcome = router.propose(leader, format!("cmd{commands}"));
+                    for _ in 0..deliver {
+                        router.deliver_one();
+                    }
+                    if router.is_up(leader) {
+                        router.crash(leader);
+                        router.drop_where(|message| message.from == leader);
+                    }
+                }
+            }
+            Op::CrashLeader => {
+                if let Some(leader) = router.leader() {
+                    router.crash(leader);
                 }
             }
             Op::Restart { node } => {
@@ -130,6 +194,10 @@ pub fn run(router: &mut Router, ops: &[Op]) {
             Op::Heal => router.heal(),
         }
     }
+}
+
+fn is_vote_request(action: &Action) -> bool {
+    matches!(action, Action::Send(message) if matches!(message.body, Some(Body::RequestVote(_))))
 }
 
 /// The healed phase: every node restarts, every link works, and a fresh command

@@ -1,0 +1,316 @@
+//! Property tests of the trust boundaries: the wire codec (`Message`) and the persisted
+//! codec (`PersistedState`) round-trip and never panic on arbitrary bytes; arbitrary
+//! messages never panic a node in any role; and any prefix of the persist actions of a
+//! random run restores to a valid node.
+
+mod router;
+
+use std::sync::LazyLock;
+
+use proptest::prelude::*;
+use raft_core::bytes::Bytes;
+use raft_core::{
+    AppendEntries, AppendEntriesReply, Body, Config, Entry, Input, InstallSnapshot,
+    InstallSnapshotReply, LogIndex, Message, Node, NodeId, PersistAction, PersistedState,
+    RequestVote, RequestVoteReply, RestoreError, RoleKind, StateError, Term,
+};
+use router::schedule::{run, schedule};
+use router::{config, Router};
+
+/// Mostly small numbers (where the interesting cases are), sometimes the edges of `u64`.
+fn number() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        12 => 0u64..12,
+        1 => Just(u64::MAX),
+        1 => Just(u64::MAX - 1),
+        1 => Just(u64::MAX / 2),
+        1 => any::<u64>(),
+    ]
+}
+
+fn payload() -> impl Strategy<Value = Bytes> {
+    proptest::collection::vec(any::<u8>(), 0..24).prop_map(Bytes::from)
+}
+
+fn entry() -> impl Strategy<Value = Entry> {
+    (number(), number(), payload()).prop_map(|(index, term, data)| Entry { index, term, data })
+}
+
+fn body() -> impl Strategy<Value = Body> {
+    prop_oneof![
+        (number(), number(), any::<bool>()).prop_map(|(index, term, pre_vote)| {
+            Body::RequestVote(RequestVote {
+                last_log_index: index,
+                last_log_term: term,
+                pre_vote,
+            })
+        }),
+        (any::<bool>(), any::<bool>()).prop_map(|(granted, pre_vote)| {
+            Body::RequestVoteReply(RequestVoteReply { granted, pre_vote })
+        }),
+        (
+            number(),
+            number(),
+            proptest::collection::vec(entry(), 0..4),
+            number()
+        )
+            .prop_map(|(prev_log_index, prev_log_term, entries, leader_commit)| {
+                Body::AppendEntries(AppendEntries {
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    leader_commit,
+                })
+            }),
+        (any::<bool>(), number(), number(), number(), number()).prop_map(
+            |(success, match_index, rejected_index, conflict_term, conflict_index)| {
+                Body::AppendEntriesReply(AppendEntriesReply {
+                    success,
+                    match_index,
+                    rejected_index,
+                    conflict_term,
+                    conflict_index,
+                })
+            }
+        ),
+        (number(), number(), payload()).prop_map(|(index, term, data)| {
+            Body::InstallSnapshot(InstallSnapshot {
+                last_included_index: index,
+                last_included_term: term,
+                data,
+            })
+        }),
+        number().prop_map(|index| Body::InstallSnapshotReply(InstallSnapshotReply {
+            last_included_index: index
+        })),
+    ]
+}
+
+/// A decodable message between ids `0..=5` (a cluster of three uses 1..=3).
+fn message() -> impl Strategy<Value = Message> {
+    (1u64..=5, 1u64..=4, number(), body())
+        .prop_map(|(from, to, term, body)| Message::new(NodeId(from), NodeId(to), Term(term), body))
+}
+
+/// A self-consistent persisted state built from its parts.
+fn persisted_state() -> impl Strategy<Value = PersistedState> {
+    (
+        0u64..6,
+        proptest::option::of(1u64..=3),
+        0u64..5,
+        proptest::collection::vec((0u64..3, payload()), 0..8),
+        payload(),
+    )
+        .prop_map(|(snapshot_index, vote, term_gap, steps, data)| {
+            let mut state = PersistedState::new();
+            let snapshot_term = snapshot_index.min(1) * 2;
+            let mut term = snapshot_term;
+            let entries: Vec<Entry> = steps
+                .into_iter()
+                .enumerate()
+                .map(|(offset, (raise, data))| {
+                    term += raise;
+                    Entry::new(
+                        LogIndex(snapshot_index + 1 + offset as u64),
+                        Term(term),
+                        data,
+                    )
+                })
+                .collect();
+            state
+                .apply(&PersistAction::HardState {
+                    term: Term(term + term_gap),
+                    voted_for: vote.map(NodeId),
+                })
+                .expect("applies");
+            if snapshot_index > 0 {
+                let snapshot = PersistAction::Snapshot {
+                    index: LogIndex(snapshot_index),
+                    term: Term(snapshot_term),
+                    data,
+                };
+                state.apply(&snapshot).expect("applies");
+            }
+            state
+                .apply(&PersistAction::Append(entries))
+                .expect("appends");
+            state
+        })
+}
+
+/// Nodes of a three-node cluster in every role, with logs, a snapshot and commits.
+static NODES_IN_EVERY_ROLE: LazyLock<Vec<Node>> = LazyLock::new(nodes_in_every_role);
+
+fn nodes_in_every_role() -> Vec<Node> {
+    let mut r = Router::new(3);
+    let fresh = r.node(3).clone();
+    r.elect(1);
+    for command in ["a", "b", "c", "d"] {
+        r.propose(1, command).expect("leader");
+    }
+    r.deliver_all();
+    r.tick_all_until(|r| r.node(2).applied_index() == LogIndex(4));
+    r.snapshot(1, 3).expect("applied");
+    r.isolate(3);
+    r.propose(1, "e").expect("leader");
+    r.deliver_all();
+    let leader = r.node(1).clone();
+    let follower = r.node(2).clone();
+    r.tick_until_campaign(3);
+    let candidate = r.node(3).clone();
+    let pre_vote = Config::builder(NodeId(2), router::ids(3))
+        .seed(2)
+        .pre_vote(true)
+        .build()
+        .expect("valid");
+    let mut pre_candidate = Node::restore(pre_vote, r.persisted(2)).expect("restores");
+    while pre_candidate.role() != RoleKind::PreCandidate {
+        pre_candidate.step(Input::Tick);
+    }
+    vec![fresh, leader, follower, candidate, pre_candidate]
+}
+
+#[test]
+fn persisted_numbers_past_the_limit_are_refused() {
+    let absurd_term = router::build::state(u64::MAX, None, &[1]);
+    assert_eq!(
+        Node::restore(config(1, 3), &absurd_term).err(),
+        Some(RestoreError::State(StateError::OutOfRange(u64::MAX)))
+    );
+    let mut absurd_snapshot = PersistedState::new();
+    let changes = [
+        PersistAction::HardState {
+            term: Term(3),
+            voted_for: None,
+        },
+        PersistAction::Snapshot {
+            index: LogIndex(u64::MAX),
+            term: Term(3),
+            data: Bytes::new(),
+        },
+    ];
+    for change in &changes {
+        absurd_snapshot.apply(change).expect("applies");
+    }
+    let bytes = absurd_snapshot.encode_raft_state();
+    assert_eq!(
+        PersistedState::decode(&bytes, b""),
+        Err(StateError::OutOfRange(u64::MAX))
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn message_round_trips(message in message()) {
+        let bytes = message.to_bytes();
+        prop_assert_eq!(bytes.len(), message.encoded_len_bytes());
+        prop_assert_eq!(Message::from_bytes(&bytes), Ok(message));
+    }
+
+    #[test]
+    fn message_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
+        if let Ok(message) = Message::from_bytes(&bytes) {
+            prop_assert!(message.body.is_some());
+            prop_assert!(message.from != 0 && message.to != 0);
+            prop_assert_eq!(Message::from_bytes(&message.to_bytes()), Ok(message));
+        }
+    }
+
+    #[test]
+    fn corrupted_message_decoding_never_panics(
+        message in message(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut bytes = message.to_bytes();
+        for (at, value) in flips {
+            let at = at.index(bytes.len());
+            bytes[at] ^= value;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        if let Ok(decoded) = Message::from_bytes(&bytes) {
+            prop_assert_eq!(Message::from_bytes(&decoded.to_bytes()), Ok(decoded));
+        }
+    }
+
+    #[test]
+    fn persisted_state_round_trips(state in persisted_state()) {
+        prop_assert_eq!(state.raft_state_size(), state.encode_raft_state().len());
+        let decoded = PersistedState::decode(&state.encode_raft_state(), state.snapshot_data());
+        prop_assert_eq!(decoded, Ok(state.clone()));
+        let node = Node::restore(config(1, 3), &state).expect("a valid state restores");
+        prop_assert_eq!(node.raft_state_size(), state.raft_state_size());
+        prop_assert_eq!(node.commit_index(), state.snapshot_index());
+    }
+
+    #[test]
+    fn persisted_state_decoding_never_panics(
+        raft_state in proptest::collection::vec(any::<u8>(), 0..96),
+        snapshot in proptest::collection::vec(any::<u8>(), 0..8),
+    ) {
+        if let Ok(state) = PersistedState::decode(&raft_state, &snapshot) {
+            prop_assert_eq!(state.validate(), Ok(()));
+            prop_assert_eq!(&state.snapshot_data()[..], &snapshot[..]);
+            prop_assert_eq!(state.raft_state_size(), state.encode_raft_state().len());
+            if let Ok(mut node) = Node::restore(config(1, 3), &state) {
+                prop_assert_eq!(node.check_invariants(), Ok(()));
+                for _ in 0..node.config().election_timeout_ticks_max() {
+                    node.step(Input::Tick);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_messages_never_panic_a_node(
+        role in 0usize..5,
+        messages in proptest::collection::vec(message(), 1..10),
+        ticks in 0u32..80,
+    ) {
+        let mut node = NODES_IN_EVERY_ROLE[role].clone();
+        for message in messages {
+            let Ok(message) = Message::from_bytes(&message.to_bytes()) else { continue };
+            node.step(Input::Message(message));
+            prop_assert_eq!(node.check_invariants(), Ok(()));
+        }
+        for _ in 0..ticks {
+            node.step(Input::Tick);
+        }
+        prop_assert_eq!(node.check_invariants(), Ok(()));
+        node.step(Input::Propose(Bytes::from("after")));
+        prop_assert_eq!(node.check_invariants(), Ok(()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// A crash can come after any prefix of the persist actions, even inside one step.
+    #[test]
+    fn any_prefix_of_persist_actions_restores(ops in schedule(3, 10..120)) {
+        let mut r = Router::with_builder(3, |b| b.election_timeout_ticks(10, 20).heartbeat_interval_ticks(3));
+        run(&mut r, &ops);
+        for id in r.ids() {
+            let config: Config = r.config(id).clone();
+            let mut state = PersistedState::new();
+            for change in &r.persist_log[&id] {
+                state.apply(change).expect("applies");
+                prop_assert_eq!(state.raft_state_size(), state.encode_raft_state().len());
+                let decoded = PersistedState::decode(&state.encode_raft_state(), state.snapshot_data());
+                prop_assert_eq!(decoded.as_ref(), Ok(&state));
+                let node = Node::restore(config.clone(), &state);
+                prop_assert!(node.is_ok(), "restore failed: {:?}", node.err());
+                let node = node.expect("checked");
+                prop_assert_eq!(node.check_invariants(), Ok(()));
+                prop_assert_eq!(node.raft_state_size(), state.raft_state_size());
+            }
+            prop_assert_eq!(&state, r.persisted(id));
+        }
+    }
+}

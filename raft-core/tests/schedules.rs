@@ -1,0 +1,99 @@
+//! Random schedules (crashes, partitions, loss, duplication, reordering, proposals,
+//! snapshots) against the router's per-step checks, then a healed phase that must
+//! converge: the safety properties hold under every schedule, and liveness returns.
+
+mod router;
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use raft_core::{Apply, PersistAction};
+use router::schedule::{figure8_schedule, heal_and_converge, run, schedule, Op};
+use router::Router;
+
+fn fast_cluster(n: u64) -> Router {
+    Router::with_builder(n, |b| {
+        b.election_timeout_ticks(10, 20)
+            .heartbeat_interval_ticks(3)
+            .max_message_bytes(16)
+    })
+}
+
+fn fast_cluster_with_pre_vote(n: u64) -> Router {
+    Router::with_builder(n, |b| {
+        b.election_timeout_ticks(10, 20)
+            .heartbeat_interval_ticks(3)
+            .max_message_bytes(16)
+            .pre_vote(true)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn three_nodes_stay_safe_and_recover(ops in schedule(3, 20..200)) {
+        let mut r = fast_cluster(3);
+        run(&mut r, &ops);
+        heal_and_converge(&mut r);
+    }
+
+    #[test]
+    fn three_nodes_with_pre_vote_stay_safe_and_recover(ops in schedule(3, 20..200)) {
+        let mut r = fast_cluster_with_pre_vote(3);
+        run(&mut r, &ops);
+        heal_and_converge(&mut r);
+    }
+
+    #[test]
+    fn figure8_style_three_nodes_stay_safe_and_recover(ops in figure8_schedule(3, 20..200)) {
+        let mut r = fast_cluster(3);
+        run(&mut r, &ops);
+        heal_and_converge(&mut r);
+    }
+
+    #[test]
+    fn figure8_style_five_nodes_stay_safe_and_recover(ops in figure8_schedule(5, 20..200)) {
+        let mut r = fast_cluster(5);
+        run(&mut r, &ops);
+        heal_and_converge(&mut r);
+    }
+
+    #[test]
+    fn five_nodes_stay_safe_and_recover(ops in schedule(5, 20..200)) {
+        let mut r = fast_cluster(5);
+        run(&mut r, &ops);
+        heal_and_converge(&mut r);
+    }
+}
+
+/// The fuzzing above is only worth its time if schedules reach the hard paths.
+#[test]
+fn random_schedules_reach_snapshots_truncations_and_restarts() {
+    let mut runner = TestRunner::deterministic();
+    let (mut installs, mut truncations, mut restarts) = (0, 0, 0);
+    for _ in 0..128 {
+        let ops = schedule(3, 20..200)
+            .new_tree(&mut runner)
+            .expect("a schedule")
+            .current();
+        restarts += ops
+            .iter()
+            .filter(|op| matches!(op, Op::Restart { .. }))
+            .count();
+        let mut r = fast_cluster(3);
+        run(&mut r, &ops);
+        heal_and_converge(&mut r);
+        let applied = r.applied.values().flatten();
+        installs += applied
+            .filter(|a| matches!(a, Apply::Snapshot { .. }))
+            .count();
+        let persisted = r.persist_log.values().flatten();
+        truncations += persisted
+            .filter(|p| matches!(p, PersistAction::TruncateFrom(_)))
+            .count();
+    }
+    assert!(installs >= 5, "only {installs} snapshot installs");
+    assert!(truncations >= 5, "only {truncations} truncations");
+    assert!(restarts >= 5, "only {restarts} restarts");
+}
