@@ -38,7 +38,7 @@ impl Part {
 
 impl fmt::Display for Part {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Part::A2 => "2A",
             Part::B2 => "2B",
             Part::C2 => "2C",
