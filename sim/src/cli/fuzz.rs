@@ -76,9 +76,9 @@ pub fn fuzz(start: u64, seeds: u64, jobs: Option<usize>, json: bool, show_trace:
                 "error": failure.error,
                 "trace_hash": format!("{:016x}", failure.trace_hash),
             });
-            println!("{line}");
+            outln!("{line}");
         } else {
-            println!(
+            outln!(
                 "FAILED fuzz seed {}: {}\n  config: {}\n  replay: cargo run --release -- replay fuzz --seed {}",
                 failure.seed, failure.error, failure.config, failure.seed
             );
@@ -95,9 +95,9 @@ pub fn fuzz(start: u64, seeds: u64, jobs: Option<usize>, json: bool, show_trace:
             "wall_s": (wall_s * 1000.0).round() / 1000.0,
             "start": start,
         });
-        println!("{summary}");
+        outln!("{summary}");
     } else {
-        println!(
+        outln!(
             "fuzz: {seeds} seeds from {start}, {} failures, {wall_s:.1} s wall, {seeds_per_s:.1} seeds/s on {jobs} threads",
             failures.len()
         );
@@ -112,13 +112,13 @@ pub fn fuzz(start: u64, seeds: u64, jobs: Option<usize>, json: bool, show_trace:
 /// Replays fuzz seed `seed`: its configuration, schedule and trace.
 pub fn replay_fuzz(seed: u64) -> ExitCode {
     let (config, report) = run_swarm(seed, true);
-    println!("fuzz seed {seed}: {config}");
+    outln!("fuzz seed {seed}: {config}");
     print_report(&report, &format!("fuzz seed {seed}"))
 }
 
 /// Runs a written schedule (`crash 1; advance 300; ...`) with its trace.
 pub fn replay_schedule(spec: &ScheduleSpec) -> ExitCode {
-    println!(
+    outln!(
         "schedule on {} servers, seed {}:\n{}",
         spec.servers,
         spec.seed,
@@ -130,9 +130,9 @@ pub fn replay_schedule(spec: &ScheduleSpec) -> ExitCode {
 
 fn print_report(report: &ScheduleReport, name: &str) -> ExitCode {
     for line in &report.trace {
-        println!("{line}");
+        outln!("{line}");
     }
-    println!(
+    outln!(
         "{name}: {} trace_hash={:016x} sim_ms={} commits={}",
         if report.ok { "ok" } else { "FAILED" },
         report.trace_hash,
@@ -141,7 +141,7 @@ fn print_report(report: &ScheduleReport, name: &str) -> ExitCode {
     );
     match report.error_line() {
         Some(error) => {
-            println!("error: {error}");
+            outln!("error: {error}");
             ExitCode::from(1)
         }
         None => ExitCode::SUCCESS,

@@ -1,6 +1,19 @@
 //! The `raftlab` command line: run the catalog, list it, run targets under many seeds,
 //! replay one seed with its trace.
 
+/// `println!` for the CLI: when stdout is closed (`raftlab replay ... | head`), the
+/// program ends quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+pub(crate) use outln;
+
 mod fuzz;
 mod output;
 
@@ -251,7 +264,7 @@ fn run_command(
     let failed = results.iter().filter(|(r, _)| !r.ok).count();
     if json {
         for (report, wall_ms) in &results {
-            println!("{}", output::json_line(report, *wall_ms));
+            outln!("{}", output::json_line(report, *wall_ms));
         }
     } else {
         output::print_table(&results, seeds, wall_s);
@@ -277,9 +290,9 @@ fn run_command(
 fn replay(scenario: &Scenario, seed: u64) -> ExitCode {
     let report = run(scenario, seed, true);
     for line in &report.trace {
-        println!("{line}");
+        outln!("{line}");
     }
-    println!(
+    outln!(
         "{} seed {}: {} trace_hash={:016x} sim_ms={} rpcs={} bytes={} commits={}",
         report.id,
         report.seed,
@@ -291,7 +304,7 @@ fn replay(scenario: &Scenario, seed: u64) -> ExitCode {
         report.commits
     );
     if let Some(error) = &report.error {
-        println!("error: {error}");
+        outln!("error: {error}");
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS

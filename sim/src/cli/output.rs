@@ -5,10 +5,10 @@ use crate::scenarios::Scenario;
 
 /// Prints `id part servers` for every scenario.
 pub fn print_list(scenarios: &[Scenario]) {
-    println!("{:<36} {:<4} {:<8} title", "id", "part", "servers");
+    outln!("{:<36} {:<4} {:<8} title", "id", "part", "servers");
     for s in scenarios {
         let servers: Vec<String> = s.servers.iter().map(ToString::to_string).collect();
-        println!(
+        outln!(
             "{:<36} {:<4} {:<8} {}",
             s.id,
             s.part,
@@ -40,9 +40,17 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
 
 /// The lab tester's table (one row per run, or per scenario summed over seeds), then totals.
 pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
-    println!(
+    outln!(
         "{:<36} {:>4} {:>6} {:>9} {:>5} {:>8} {:>11} {:>7} {:>9}  result",
-        "id", "part", "seeds", "sim s", "peers", "rpcs", "bytes", "commits", "wall ms"
+        "id",
+        "part",
+        "seeds",
+        "sim s",
+        "peers",
+        "rpcs",
+        "bytes",
+        "commits",
+        "wall ms"
     );
     let mut total_sim_ms = 0;
     for chunk in results.chunks(seeds.max(1) as usize) {
@@ -57,7 +65,7 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
         } else {
             format!("{failed} FAILED")
         };
-        println!(
+        outln!(
             "{:<36} {:>4} {:>6} {:>9.1} {:>5} {:>8} {:>11} {:>7} {:>9.1}  {result}",
             first.id,
             first.part,
@@ -71,7 +79,7 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
         );
     }
     let sim_s = total_sim_ms as f64 / 1000.0;
-    println!(
+    outln!(
         "total: {} runs, {sim_s:.1} s simulated in {wall_s:.2} s wall ({:.0}x real time)",
         results.len(),
         if wall_s > 0.0 { sim_s / wall_s } else { 0.0 }
