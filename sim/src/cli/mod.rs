@@ -12,7 +12,6 @@ macro_rules! outln {
         }
     }};
 }
-pub(crate) use outln;
 
 mod fuzz;
 mod output;
