@@ -138,35 +138,32 @@ impl RaftLog {
             return Vec::new();
         };
         let mut budget = max_bytes;
-        let mut out = Vec::new();
+        let mut count = 0;
         for entry in self.entries.range(start..) {
             let size = entry.data.len();
-            if !out.is_empty() && size > budget {
+            if count > 0 && size > budget {
                 break;
             }
             budget = budget.saturating_sub(size);
-            out.push(entry.clone());
+            count += 1;
         }
-        out
+        // Counted first, so the message's entries are allocated once.
+        self.entries.range(start..start + count).cloned().collect()
     }
 
-    /// The committed entries not yet applied, in order, marking them applied.
-    pub fn take_committed(&mut self) -> Vec<Entry> {
-        if self.applied >= self.committed {
-            return Vec::new();
-        }
-        let from = self.applied.next();
-        let mut out = Vec::with_capacity((self.committed.0 - self.applied.0) as usize);
-        let mut index = from;
-        while index <= self.committed {
-            match self.entry(index) {
-                Some(entry) => out.push(entry.clone()),
-                None => break,
+    /// The committed entries not yet applied, in order, marking them applied as of this
+    /// call (the caller hands every one to the service).
+    pub fn take_committed(&mut self) -> impl ExactSizeIterator<Item = Entry> + '_ {
+        let pending = self.committed.0.saturating_sub(self.applied.0);
+        let held = match self.position(self.applied.next()) {
+            Some(start) => {
+                let count = usize::try_from(pending).unwrap_or(usize::MAX);
+                start..start + count.min(self.entries.len() - start)
             }
-            index = index.next();
-        }
-        self.applied = self.applied.plus(out.len() as u64);
-        out
+            None => 0..0,
+        };
+        self.applied = self.applied.plus(held.len() as u64);
+        self.entries.range(held).cloned()
     }
 
     /// Appends an entry right after the last one.

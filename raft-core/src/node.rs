@@ -343,9 +343,9 @@ impl Node {
     }
 
     fn apply_committed(&mut self) {
-        for entry in self.log.take_committed() {
-            self.actions.push(Action::Apply(Apply::Entry(entry)));
-        }
+        let committed = self.log.take_committed();
+        self.actions
+            .extend(committed.map(|entry| Action::Apply(Apply::Entry(entry))));
     }
 
     /// Checks the node's local invariants; a violation is a bug in this crate.

@@ -8,7 +8,7 @@ use crate::message::{AppendEntries, AppendEntriesReply, Body, Entry, InstallSnap
 use crate::node::{Node, Role};
 use crate::persist::PersistAction;
 use crate::progress::ProgressMode;
-use crate::quorum::majority_index;
+use crate::quorum::majority_of;
 use crate::types::{LogIndex, NodeId, Term};
 
 impl Node {
@@ -48,14 +48,19 @@ impl Node {
         self.maybe_commit();
     }
 
-    fn peers(&self) -> Vec<NodeId> {
-        self.config.peers().collect()
+    /// The voter at `position` among the voters, unless it is this node. Looping over
+    /// positions leaves `self` free to change, without collecting the peers first.
+    fn peer_at(&self, position: usize) -> Option<NodeId> {
+        let voter = *self.config.voters().get(position)?;
+        (voter != self.config.id()).then_some(voter)
     }
 
     /// Sends new entries to every follower that is ready for them.
     fn broadcast_append(&mut self) {
-        for peer in self.peers() {
-            self.send_append(peer, false);
+        for position in 0..self.config.voters().len() {
+            if let Some(peer) = self.peer_at(position) {
+                self.send_append(peer, false);
+            }
         }
     }
 
@@ -67,7 +72,10 @@ impl Node {
     /// snapshot); one that did not gets an empty probe, so nothing large is resent
     /// to a follower that may be gone.
     pub(crate) fn broadcast_heartbeat(&mut self) {
-        for peer in self.peers() {
+        for position in 0..self.config.voters().len() {
+            let Some(peer) = self.peer_at(position) else {
+                continue;
+            };
             let Role::Leader(leader) = &mut self.role else {
                 return;
             };
@@ -221,9 +229,8 @@ impl Node {
         let Role::Leader(leader) = &self.role else {
             return;
         };
-        let mut matches: Vec<LogIndex> = leader.progress.values().map(|p| p.match_index).collect();
-        matches.push(self.log.last_index());
-        let candidate = majority_index(&matches);
+        let matches = leader.progress.values().map(|p| p.match_index);
+        let candidate = majority_of(matches.chain([self.log.last_index()]));
         // Counting replicas is only enough for an entry of the current term (§5.4.2).
         let own_term = self.log.term_at(candidate) == Some(self.term);
         if candidate > self.log.committed() && (own_term || self.config.figure8_bug()) {

@@ -14,7 +14,9 @@ use raft_core::{
     Action, Apply, Config, Input, LogIndex, Message, Node, NodeId, PersistAction, PersistedState,
 };
 
-/// What the cluster counted while it ran.
+use super::payload::{self, Commands};
+
+/// What the cluster counted since the election.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Rounds run.
@@ -37,6 +39,8 @@ pub struct Counters {
 pub struct Cluster {
     nodes: Vec<Node>,
     disks: Vec<PersistedState>,
+    /// The raft state size of each disk after its last write.
+    disk_sizes: Vec<usize>,
     /// Inputs waiting for each node's turn in the next round.
     pending: Vec<Vec<Input>>,
     /// A spare buffer swapped with a node's pending inputs while it handles them.
@@ -46,6 +50,8 @@ pub struct Cluster {
     /// The index each node's service expects next.
     next_apply: Vec<u64>,
     payload: usize,
+    /// The client: makes the commands the leader is given.
+    commands: Commands,
     /// With compaction, each service snapshots every this many applied entries.
     snapshot_every: Option<u64>,
     /// The counters so far.
@@ -54,7 +60,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// A cluster of `nodes` fresh nodes (ids 1..=nodes) whose services expect entries of
-    /// `payload` bytes made by [`fill_payload`].
+    /// `payload` bytes (see [`payload`]).
     pub fn new(nodes: usize, payload: usize, snapshot_every: Option<u64>) -> Result<Self, String> {
         let ids: Vec<NodeId> = (1..=nodes as u64).map(NodeId).collect();
         let nodes = ids
@@ -71,23 +77,27 @@ impl Cluster {
         Ok(Cluster {
             nodes,
             disks: vec![PersistedState::new(); count],
+            disk_sizes: vec![PersistedState::new().raft_state_size(); count],
             pending: (0..count).map(|_| Vec::new()).collect(),
             scratch: Vec::new(),
             in_flight: Vec::new(),
             next_apply: vec![1; count],
             payload,
+            commands: Commands::new(payload),
             snapshot_every,
             counters: Counters::default(),
         })
     }
 
     /// Ticks node 0 alone, round after round, until it leads; then runs rounds until
-    /// nothing is in flight. Returns the leader's position.
+    /// nothing is in flight. Returns the leader's position. The counters start afresh
+    /// after the election.
     pub fn elect_first(&mut self, max_ticks: u32) -> Result<usize, String> {
         for _ in 0..max_ticks {
             self.pending[0].push(Input::Tick);
             self.settle()?;
             if self.nodes[0].is_leader() {
+                self.counters = Counters::default();
                 return Ok(0);
             }
         }
@@ -104,20 +114,43 @@ impl Cluster {
         Ok(())
     }
 
-    /// The index the leader at `leader` gives its next proposal.
-    pub fn next_proposal_index(&self, leader: usize) -> u64 {
-        self.nodes[leader].last_log_index().0 + 1
-    }
-
-    /// Queues a proposal of `count` commands for `leader`, for entries starting at `first`.
-    pub fn propose(&mut self, leader: usize, first: u64, count: usize) {
-        self.pending[leader].push(Input::ProposeBatch(make_batch(first, count, self.payload)));
-    }
-
-    /// Queues a tick for node `i`.
-    pub fn tick(&mut self, i: usize) {
-        self.counters.ticks += 1;
-        self.pending[i].push(Input::Tick);
+    /// The load: gives the leader at `leader` `entries` commands, `batch` per round, and
+    /// runs rounds until every service applied them all. Once everything is proposed and
+    /// the cluster is quiet, the leader alone is ticked: its heartbeat tells the followers
+    /// the last commit index. Fails after `max_idle_rounds` rounds without a new apply.
+    pub fn replicate(
+        &mut self,
+        leader: usize,
+        entries: u64,
+        batch: usize,
+        max_idle_rounds: u64,
+    ) -> Result<(), String> {
+        let first = self.nodes[leader].last_log_index().0 + 1;
+        let last = first + entries - 1;
+        let mut next = first;
+        let mut idle_rounds = 0;
+        while self.applied_everywhere() < last {
+            let before = self.applied_everywhere();
+            if next <= last {
+                let count = (last + 1 - next).min(batch as u64);
+                let commands = self.commands.batch(next, count as usize);
+                self.pending[leader].push(Input::ProposeBatch(commands));
+                next += count;
+            } else if self.is_quiet() {
+                self.counters.ticks += 1;
+                self.pending[leader].push(Input::Tick);
+            }
+            self.round()?;
+            let idle = next > last && self.applied_everywhere() == before;
+            idle_rounds = if idle { idle_rounds + 1 } else { 0 };
+            if idle_rounds > max_idle_rounds {
+                return Err(format!(
+                    "stalled: applied everywhere up to {} of {last}",
+                    self.applied_everywhere()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether no input is pending anywhere (nothing is in flight).
@@ -143,8 +176,11 @@ impl Cluster {
             self.scratch = inputs;
         }
         for message in self.in_flight.drain(..) {
-            let to = usize::try_from(message.to - 1).unwrap_or(usize::MAX);
-            match self.pending.get_mut(to) {
+            let to = message
+                .to
+                .checked_sub(1)
+                .and_then(|to| usize::try_from(to).ok());
+            match to.and_then(|to| self.pending.get_mut(to)) {
                 Some(inputs) => inputs.push(Input::Message(message)),
                 None => return Err(format!("a message to unknown node {}", message.to)),
             }
@@ -157,18 +193,7 @@ impl Cluster {
         let mut snapshot_at = None;
         for action in self.nodes[i].step(input) {
             match action {
-                Action::Persist(persist) => {
-                    let disk = &mut self.disks[i];
-                    let size_before = disk.raft_state_size();
-                    disk.apply(&persist)
-                        .map_err(|e| format!("node {} persist: {e}", i + 1))?;
-                    if let PersistAction::Append(_) = persist {
-                        // The header did not change: the growth is the entry records.
-                        let records = disk.raft_state_size() - size_before;
-                        self.counters.persisted_bytes += records as u64;
-                    }
-                    self.counters.persisted_bytes += persisted_extra_len(&persist);
-                }
+                Action::Persist(persist) => self.persist(i, &persist)?,
                 Action::Send(message) => {
                     self.counters.messages += 1;
                     self.counters.bytes += message.encoded_len_bytes() as u64;
@@ -206,6 +231,21 @@ impl Cluster {
         Ok(())
     }
 
+    /// Writes to node `i`'s disk and counts the bytes written.
+    fn persist(&mut self, i: usize, action: &PersistAction) -> Result<(), String> {
+        let disk = &mut self.disks[i];
+        disk.apply(action)
+            .map_err(|e| format!("node {} persist: {e}", i + 1))?;
+        let size = disk.raft_state_size();
+        if let PersistAction::Append(_) = action {
+            // The header did not change: the growth is the entry records.
+            self.counters.persisted_bytes += (size - self.disk_sizes[i]) as u64;
+        }
+        self.disk_sizes[i] = size;
+        self.counters.persisted_bytes += persisted_extra_len(action);
+        Ok(())
+    }
+
     /// The service's check: entries come in index order, without gaps, with the payload
     /// that was proposed for their index.
     fn check_apply(&mut self, i: usize, index: u64, data: &[u8]) -> Result<(), String> {
@@ -216,7 +256,7 @@ impl Cluster {
                 i + 1
             ));
         }
-        if !payload_matches(index, data, self.payload) {
+        if !payload::matches(index, data, self.payload) {
             return Err(format!(
                 "node {} applied the wrong payload at {index}",
                 i + 1
@@ -225,40 +265,6 @@ impl Cluster {
         self.next_apply[i] = expected + 1;
         Ok(())
     }
-}
-
-/// `count` commands for indexes `first..`, sharing one buffer (one allocation per batch;
-/// each command is a refcounted slice of it).
-fn make_batch(first: u64, count: usize, payload: usize) -> Vec<Bytes> {
-    let mut buffer = vec![0; count * payload];
-    for (offset, chunk) in buffer.chunks_exact_mut(payload.max(1)).enumerate() {
-        fill_payload(first + offset as u64, chunk);
-    }
-    let buffer = Bytes::from(buffer);
-    (0..count)
-        .map(|offset| buffer.slice(offset * payload..(offset + 1) * payload))
-        .collect()
-}
-
-/// Fills `out` with the command for `index`: the index in little endian, repeated.
-pub fn fill_payload(index: u64, out: &mut [u8]) {
-    let pattern = index.to_le_bytes();
-    let mut words = out.chunks_exact_mut(pattern.len());
-    for word in &mut words {
-        word.copy_from_slice(&pattern);
-    }
-    let tail = words.into_remainder();
-    let len = tail.len();
-    tail.copy_from_slice(&pattern[..len]);
-}
-
-/// Whether `data` is the command proposed for `index`.
-pub fn payload_matches(index: u64, data: &[u8], payload: usize) -> bool {
-    let pattern = index.to_le_bytes();
-    let mut words = data.chunks_exact(pattern.len());
-    data.len() == payload
-        && words.all(|word| word == pattern)
-        && words.remainder() == &pattern[..words.remainder().len()]
 }
 
 /// The bytes a persist action adds to a disk beyond the entry records (which the disk
@@ -281,40 +287,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payloads_check_index_and_length() {
-        let batch = make_batch(300, 3, 20);
-        assert_eq!(batch.len(), 3);
-        assert!(payload_matches(301, &batch[1], 20));
-        assert!(
-            !payload_matches(300, &batch[1], 20),
-            "another index's command"
-        );
-        assert!(
-            !payload_matches(301, &batch[1][..19], 20),
-            "a short command"
-        );
-        let empty = make_batch(1, 4, 0);
-        assert!(empty.iter().all(|command| payload_matches(2, command, 0)));
-    }
-
-    #[test]
     fn a_small_cluster_applies_everything_in_order() {
         let mut cluster = Cluster::new(3, 16, Some(7)).expect("valid cluster");
         let leader = cluster.elect_first(1_000).expect("an election");
-        let first = cluster.next_proposal_index(leader);
-        assert_eq!(first, 1);
-        cluster.propose(leader, 1, 10);
-        cluster.propose(leader, 11, 10);
-        for _ in 0..10 {
-            cluster.round().expect("no violation");
-        }
+        cluster.replicate(leader, 20, 8, 100).expect("no violation");
         assert_eq!(cluster.applied_everywhere(), 20);
-        assert_eq!(
-            cluster.counters.snapshots, 6,
-            "at 7 and 14 on each of 3 nodes"
+        assert_eq!(cluster.counters.snapshots, 6, "at 7 and 14 on each node");
+        assert!(
+            cluster.counters.ticks > 0,
+            "the last commit index needs a heartbeat"
         );
-        // Each entry record: index (2), term (2), payload (2 + 16), framing (2).
-        let entry_bytes = 3 * 20 * (2 + 2 + 18 + 2);
-        assert!(cluster.counters.persisted_bytes > entry_bytes);
+        // Entry records: index (2), term (2), payload (2 + 16), framing (2); snapshot
+        // records: index (2), term (2), 8 bytes. The election's hard states came before.
+        let records = 3 * 20 * (2 + 2 + 18 + 2) + 6 * (2 + 2 + 8);
+        assert_eq!(cluster.counters.persisted_bytes, records);
+    }
+
+    #[test]
+    fn five_nodes_apply_one_entry_per_round() {
+        let mut cluster = Cluster::new(5, 3, None).expect("valid cluster");
+        let leader = cluster.elect_first(1_000).expect("an election");
+        cluster.replicate(leader, 50, 1, 100).expect("no violation");
+        assert_eq!(cluster.applied_everywhere(), 50);
+        assert_eq!(cluster.counters.snapshots, 0);
+        // One AppendEntries and one reply per follower and entry, then the heartbeats.
+        let messages = cluster.counters.messages;
+        assert!((4 * 2 * 50..4 * 2 * 52).contains(&messages), "{messages}");
     }
 }

@@ -5,16 +5,18 @@
 //! `--batch` proposals as one `Input::ProposeBatch`, and the run ends once every node's
 //! service has applied every entry, checked in order. Followers learn a commit index
 //! from the next AppendEntries, so once the last batch is in and the cluster is quiet,
-//! the leader alone is ticked until its heartbeat carries the final commit index. Wall time is measured around that load only, and only
-//! reported: it never decides anything.
+//! the leader alone is ticked until its heartbeat carries the final commit index. Wall
+//! time is measured around that load only, and only reported: it never decides anything.
 
 mod cluster;
+mod payload;
 
 use std::process::ExitCode;
 
 use clap::Args;
 
-use cluster::{Cluster, Counters};
+use cluster::Cluster;
+pub use cluster::Counters;
 
 /// Ticks node 1 may take to win its first election.
 const MAX_ELECTION_TICKS: u32 = 10_000;
@@ -53,7 +55,7 @@ pub struct BenchReport {
     pub args: BenchArgs,
     /// Wall seconds from the first proposal to the last apply.
     pub wall_s: f64,
-    /// What the cluster counted (the election included).
+    /// What the cluster counted after the election.
     pub counters: Counters,
     /// The process's peak resident memory, where the OS tells it.
     pub peak_rss_mib: Option<f64>,
@@ -103,36 +105,9 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, String> {
     let snapshot_every = args.compact.then_some(SNAPSHOT_EVERY);
     let mut cluster = Cluster::new(args.nodes, args.payload, snapshot_every)?;
     let leader = cluster.elect_first(MAX_ELECTION_TICKS)?;
-    let first = cluster.next_proposal_index(leader);
-    let last = first + args.entries - 1;
-    let mut next = first;
-    let mut idle_rounds = 0;
     #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
     let started = std::time::Instant::now();
-    while cluster.applied_everywhere() < last {
-        let before = cluster.applied_everywhere();
-        if next <= last {
-            let count = (last + 1 - next).min(args.batch as u64);
-            cluster.propose(leader, next, count as usize);
-            next += count;
-        } else if cluster.is_quiet() {
-            // Everything is proposed and acknowledged: the followers learn the last
-            // commit index from the leader's next heartbeat.
-            cluster.tick(leader);
-        }
-        cluster.round()?;
-        idle_rounds = if cluster.applied_everywhere() == before && next > last {
-            idle_rounds + 1
-        } else {
-            0
-        };
-        if idle_rounds > MAX_IDLE_ROUNDS {
-            return Err(format!(
-                "stalled: applied everywhere up to {} of {last}",
-                cluster.applied_everywhere()
-            ));
-        }
-    }
+    cluster.replicate(leader, args.entries, args.batch, MAX_IDLE_ROUNDS)?;
     let wall_s = started.elapsed().as_secs_f64();
     Ok(BenchReport {
         args: args.clone(),

@@ -1,0 +1,94 @@
+//! The bench's commands. The command for index `i` is `i` in little endian, repeated to
+//! the payload size, so a service can check that it applied the right command at the
+//! right index. Commands are cut from shared 64 KiB arenas, as a client batching its
+//! requests would hold them: one allocation per arena, a refcounted slice per command.
+
+use bytes::{Bytes, BytesMut};
+
+/// The size of one arena (larger if a single payload needs more).
+const ARENA_BYTES: usize = 64 * 1024;
+
+/// Makes the commands of a run, in index order.
+#[derive(Debug)]
+pub struct Commands {
+    payload: usize,
+    /// The unused rest of the current arena.
+    arena: BytesMut,
+}
+
+impl Commands {
+    /// Commands of `payload` bytes each.
+    pub fn new(payload: usize) -> Commands {
+        Commands {
+            payload,
+            arena: BytesMut::new(),
+        }
+    }
+
+    /// The commands for indexes `first..first + count`.
+    pub fn batch(&mut self, first: u64, count: usize) -> Vec<Bytes> {
+        (first..first + count as u64)
+            .map(|index| self.command(index))
+            .collect()
+    }
+
+    fn command(&mut self, index: u64) -> Bytes {
+        if self.arena.capacity() < self.payload {
+            self.arena = BytesMut::with_capacity(ARENA_BYTES.max(self.payload));
+        }
+        self.arena.resize(self.payload, 0);
+        fill(index, &mut self.arena);
+        self.arena.split().freeze()
+    }
+}
+
+/// Fills `out` with the command for `index`.
+fn fill(index: u64, out: &mut [u8]) {
+    let pattern = index.to_le_bytes();
+    let mut words = out.chunks_exact_mut(pattern.len());
+    for word in &mut words {
+        word.copy_from_slice(&pattern);
+    }
+    let tail = words.into_remainder();
+    let len = tail.len();
+    tail.copy_from_slice(&pattern[..len]);
+}
+
+/// Whether `data` is the command of `payload` bytes for `index`.
+pub fn matches(index: u64, data: &[u8], payload: usize) -> bool {
+    let pattern = index.to_le_bytes();
+    let mut words = data.chunks_exact(pattern.len());
+    data.len() == payload
+        && words.all(|word| word == pattern)
+        && words.remainder() == &pattern[..words.remainder().len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_carry_their_index_and_length() {
+        let mut commands = Commands::new(20);
+        let batch = commands.batch(300, 3);
+        assert_eq!(batch.len(), 3);
+        assert!(matches(301, &batch[1], 20));
+        assert!(!matches(300, &batch[1], 20), "another index's command");
+        assert!(!matches(301, &batch[1][..19], 20), "a short command");
+        let mut empty = Commands::new(0);
+        assert!(empty.batch(1, 4).iter().all(|c| matches(2, c, 0)));
+    }
+
+    #[test]
+    fn commands_span_arenas() {
+        let payload = 1000;
+        let mut commands = Commands::new(payload);
+        let count = 3 * ARENA_BYTES / payload;
+        let batch = commands.batch(1, count);
+        for (offset, command) in batch.iter().enumerate() {
+            assert!(matches(1 + offset as u64, command, payload));
+        }
+        let huge = Commands::new(2 * ARENA_BYTES).batch(7, 2);
+        assert!(matches(8, &huge[1], 2 * ARENA_BYTES));
+    }
+}
