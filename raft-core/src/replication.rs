@@ -203,7 +203,9 @@ impl Node {
                 }
             }
             Some(hint) => {
-                if progress.on_reject(LogIndex(reply.rejected_index), hint) {
+                // A rejection can only be about an index we sent: past our log, it is forged.
+                let rejected = LogIndex(reply.rejected_index).min(self.log.last_index());
+                if progress.on_reject(rejected, hint) {
                     self.send_append(from, true);
                 }
             }
