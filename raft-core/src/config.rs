@@ -51,48 +51,38 @@ pub struct Config {
 }
 
 /// The builder for [`Config`]; defaults suit 10 ms ticks: elections after 300–600 ms,
-/// heartbeats every 100 ms, 1 MiB of entries per message.
+/// heartbeats every 100 ms, 1 MiB of entries per message. [`ConfigBuilder::build`]
+/// validates the whole configuration once.
 #[derive(Debug, Clone)]
-pub struct ConfigBuilder {
-    id: NodeId,
-    voters: Vec<NodeId>,
-    election_timeout_ticks_min: u32,
-    election_timeout_ticks_max: u32,
-    heartbeat_interval_ticks: u32,
-    max_message_bytes: usize,
-    seed: u64,
-    pre_vote: bool,
-    #[cfg(feature = "test-hooks")]
-    figure8_bug: bool,
-}
+pub struct ConfigBuilder(Config);
 
 impl ConfigBuilder {
     /// Election timeouts are drawn uniformly from `min..=max` ticks.
     #[must_use]
     pub fn election_timeout_ticks(mut self, min: u32, max: u32) -> Self {
-        self.election_timeout_ticks_min = min;
-        self.election_timeout_ticks_max = max;
+        self.0.election_timeout_ticks_min = min;
+        self.0.election_timeout_ticks_max = max;
         self
     }
 
     /// A leader sends a heartbeat to each follower every `ticks` ticks.
     #[must_use]
     pub fn heartbeat_interval_ticks(mut self, ticks: u32) -> Self {
-        self.heartbeat_interval_ticks = ticks;
+        self.0.heartbeat_interval_ticks = ticks;
         self
     }
 
     /// The payload bytes one AppendEntries may carry (at least one entry is always sent).
     #[must_use]
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
-        self.max_message_bytes = bytes;
+        self.0.max_message_bytes = bytes;
         self
     }
 
     /// The seed of the node's election-timeout RNG.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.0.seed = seed;
         self
     }
 
@@ -103,7 +93,7 @@ impl ConfigBuilder {
     /// the cluster. Off by default, as in etcd-io/raft and tikv/raft-rs.
     #[must_use]
     pub fn pre_vote(mut self, enabled: bool) -> Self {
-        self.pre_vote = enabled;
+        self.0.pre_vote = enabled;
         self
     }
 
@@ -114,58 +104,47 @@ impl ConfigBuilder {
     #[cfg(feature = "test-hooks")]
     #[must_use]
     pub fn figure8_bug(mut self, enabled: bool) -> Self {
-        self.figure8_bug = enabled;
+        self.0.figure8_bug = enabled;
         self
     }
 
     /// Validates and builds the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
-        if self.id == NodeId::NONE || self.voters.contains(&NodeId::NONE) {
+        let mut config = self.0;
+        if config.id == NodeId::NONE || config.voters.contains(&NodeId::NONE) {
             return Err(ConfigError::ZeroId);
         }
-        let mut sorted = self.voters.clone();
-        sorted.sort();
-        if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        config.voters.sort();
+        if let Some(pair) = config.voters.windows(2).find(|pair| pair[0] == pair[1]) {
             return Err(ConfigError::DuplicateVoter(pair[0]));
         }
-        if !sorted.contains(&self.id) {
-            return Err(ConfigError::SelfNotVoter(self.id));
+        if !config.voters.contains(&config.id) {
+            return Err(ConfigError::SelfNotVoter(config.id));
         }
         let (min, max) = (
-            self.election_timeout_ticks_min,
-            self.election_timeout_ticks_max,
+            config.election_timeout_ticks_min,
+            config.election_timeout_ticks_max,
         );
         if min == 0 || min > max {
             return Err(ConfigError::ElectionTimeout { min, max });
         }
-        if self.heartbeat_interval_ticks == 0 || self.heartbeat_interval_ticks >= min {
+        let heartbeat = config.heartbeat_interval_ticks;
+        if heartbeat == 0 || heartbeat >= min {
             return Err(ConfigError::Heartbeat {
-                heartbeat: self.heartbeat_interval_ticks,
+                heartbeat,
                 election_min: min,
             });
         }
-        if self.max_message_bytes == 0 {
+        if config.max_message_bytes == 0 {
             return Err(ConfigError::MaxMessageSize);
         }
-        Ok(Config {
-            id: self.id,
-            voters: sorted,
-            election_timeout_ticks_min: min,
-            election_timeout_ticks_max: max,
-            heartbeat_interval_ticks: self.heartbeat_interval_ticks,
-            max_message_bytes: self.max_message_bytes,
-            seed: self.seed,
-            pre_vote: self.pre_vote,
-            #[cfg(feature = "test-hooks")]
-            figure8_bug: self.figure8_bug,
-        })
+        Ok(config)
     }
 }
-
 impl Config {
     /// Starts a configuration for node `id` in a cluster of `voters` (which must include `id`).
     pub fn builder(id: NodeId, voters: impl IntoIterator<Item = NodeId>) -> ConfigBuilder {
-        ConfigBuilder {
+        ConfigBuilder(Config {
             id,
             voters: voters.into_iter().collect(),
             election_timeout_ticks_min: 30,
@@ -176,7 +155,7 @@ impl Config {
             pre_vote: false,
             #[cfg(feature = "test-hooks")]
             figure8_bug: false,
-        }
+        })
     }
 
     /// This node's id.
