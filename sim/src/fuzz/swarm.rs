@@ -27,6 +27,8 @@ pub struct SwarmConfig {
     pub crash_rate: u64,
     /// Share of crashes that strike in the middle of a step.
     pub mid_step_share: u64,
+    /// Share of crashes and partitions aimed at whoever leads.
+    pub leader_share: u64,
     /// The chance that a message in flight when its sender crashes still arrives.
     pub survives_crash: u64,
     /// Chance of a restart per slice.
@@ -58,6 +60,7 @@ impl SwarmConfig {
             reorder: rng.chance(1, 4),
             crash_rate: rng.below(120),
             mid_step_share: rng.below(1001),
+            leader_share: rng.below(1001),
             survives_crash: [0, 500, 1000][rng.index(3)],
             restart_rate: rng.range_inclusive(20, 300),
             partition_rate: rng.below(80),
@@ -88,7 +91,9 @@ impl SwarmConfig {
             }
             if rng.chance(self.crash_rate, 1000) {
                 let server = rng.index(n);
-                steps.push(if rng.chance(self.mid_step_share, 1000) {
+                steps.push(if rng.chance(self.leader_share, 1000) {
+                    Step::CrashLeader
+                } else if rng.chance(self.mid_step_share, 1000) {
                     Step::CrashMidStep {
                         server,
                         keep: rng.index(6),
@@ -101,7 +106,9 @@ impl SwarmConfig {
                 steps.push(Step::Restart(rng.index(n)));
             }
             if rng.chance(self.partition_rate, 1000) {
-                steps.push(if rng.chance(1, 3) {
+                steps.push(if rng.chance(self.leader_share, 1000) {
+                    Step::IsolateLeader
+                } else if rng.chance(1, 3) {
                     Step::Cut {
                         from: rng.index(n),
                         to: rng.index(n),
@@ -139,13 +146,14 @@ impl fmt::Display for SwarmConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms",
+            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms",
             self.servers,
             self.loss_per_mille,
             self.delay_ms,
             self.reorder,
             self.crash_rate,
             self.mid_step_share / 10,
+            self.leader_share / 10,
             self.survives_crash,
             self.restart_rate,
             self.partition_rate,
