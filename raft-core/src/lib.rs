@@ -81,7 +81,7 @@ pub use message::{
 };
 pub use node::{Node, RestoreError, RoleKind};
 pub use persist::{PersistAction, PersistError, PersistedState, StateError};
-pub use progress::{Progress, ProgressMode};
+pub use progress::{Progress, ProgressMode, SNAPSHOT_PATIENCE_HEARTBEATS};
 pub use types::{LogIndex, NodeId, Term};
 
 /// The `bytes` crate, re-exported for payloads.

@@ -3,9 +3,16 @@
 //! `Probe`: the leader does not know where the follower's log matches; it sends one
 //! AppendEntries and waits for the answer (or the next heartbeat) before sending another.
 //! `Replicate`: the follower matched; new entries are streamed as they are proposed.
-//! `Snapshot`: an InstallSnapshot is in flight; appends wait for its answer or a heartbeat.
+//! `Snapshot`: an InstallSnapshot is in flight; appends wait for its answer, for a
+//! heartbeat probe showing it was installed, or for [`SNAPSHOT_PATIENCE_HEARTBEATS`]
+//! heartbeats, after which it is sent again.
 
 use crate::types::LogIndex;
+
+/// Heartbeats the leader waits for an InstallSnapshot's answer before sending the
+/// snapshot again (it may have been lost). Until then heartbeats only ask, cheaply,
+/// whether the snapshot is installed, so a slow reply never costs a second snapshot.
+pub const SNAPSHOT_PATIENCE_HEARTBEATS: u32 = 10;
 
 /// How the leader is currently talking to a follower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +28,8 @@ pub enum ProgressMode {
     Snapshot {
         /// The snapshot's last index.
         index: LogIndex,
+        /// Heartbeats since it was sent.
+        heartbeats: u32,
     },
 }
 
@@ -68,7 +77,10 @@ impl Progress {
 
     /// Records that a snapshot ending at `index` was sent.
     pub fn on_snapshot_sent(&mut self, index: LogIndex) {
-        self.mode = ProgressMode::Snapshot { index };
+        self.mode = ProgressMode::Snapshot {
+            index,
+            heartbeats: 0,
+        };
     }
 
     /// Handles a successful reply saying the follower matches up to `index`.
@@ -85,7 +97,7 @@ impl Progress {
         self.match_index = index;
         self.next_index = self.next_index.max(index.next());
         match self.mode {
-            ProgressMode::Snapshot { index: sent } if self.match_index < sent => {}
+            ProgressMode::Snapshot { index: sent, .. } if self.match_index < sent => {}
             _ => self.mode = ProgressMode::Replicate,
         }
         true
@@ -95,6 +107,10 @@ impl Progress {
     /// `hint` is where the leader should try next. Returns false for a stale rejection.
     pub fn on_reject(&mut self, rejected_index: LogIndex, hint: LogIndex) -> bool {
         if rejected_index < self.match_index {
+            return false;
+        }
+        if let ProgressMode::Snapshot { .. } = self.mode {
+            // Only the snapshot's answer (or patience running out) moves us on.
             return false;
         }
         if let ProgressMode::Probe { .. } = self.mode {
@@ -115,12 +131,21 @@ impl Progress {
         self.recently_active = true;
     }
 
-    /// At a heartbeat: let a paused probe (or a stalled snapshot) try again. Returns
-    /// whether the follower answered since the previous heartbeat, and starts a new
-    /// heartbeat period. A follower that did not answer gets only an empty probe, so a
-    /// leader never floods an unreachable follower with entries or snapshots.
+    /// At a heartbeat: let a paused probe try again, and a snapshot whose answer has not
+    /// come within [`SNAPSHOT_PATIENCE_HEARTBEATS`] be sent again. Returns whether the
+    /// follower answered since the previous heartbeat, and starts a new heartbeat period.
+    /// A follower that did not answer gets only an empty probe, so a leader never floods
+    /// an unreachable follower with entries or snapshots.
     pub fn on_heartbeat(&mut self) -> bool {
         match self.mode {
+            ProgressMode::Snapshot { index, heartbeats }
+                if heartbeats + 1 < SNAPSHOT_PATIENCE_HEARTBEATS =>
+            {
+                self.mode = ProgressMode::Snapshot {
+                    index,
+                    heartbeats: heartbeats + 1,
+                };
+            }
             ProgressMode::Probe { .. } | ProgressMode::Snapshot { .. } => {
                 self.mode = ProgressMode::Probe { paused: false };
             }

@@ -83,11 +83,12 @@ impl Node {
                 continue;
             };
             let active = progress.on_heartbeat();
-            let probing = matches!(progress.mode, ProgressMode::Probe { .. });
-            if probing && active {
-                self.send_append(peer, true);
-            } else {
-                self.send_empty_append(peer);
+            match progress.mode {
+                ProgressMode::Probe { .. } if active => self.send_append(peer, true),
+                // Has the snapshot been installed? A yes moves the follower on; a no is
+                // ignored while the snapshot is in flight.
+                ProgressMode::Snapshot { index, .. } => self.send_empty_append_at(peer, index),
+                _ => self.send_empty_append(peer),
             }
         }
     }
@@ -102,10 +103,17 @@ impl Node {
         let Some(progress) = leader.progress.get(&peer).copied() else {
             return;
         };
-        let mut prev = progress.next_index.prev();
-        if prev < self.log.snapshot_index() {
-            prev = self.log.last_index();
-        }
+        self.send_empty_append_at(peer, progress.next_index.prev());
+    }
+
+    /// An AppendEntries without entries whose previous entry is `prev` (or our last
+    /// entry, if we no longer know the term at `prev`).
+    fn send_empty_append_at(&mut self, peer: NodeId, prev: LogIndex) {
+        let prev = if self.log.term_at(prev).is_some() && prev >= self.log.snapshot_index() {
+            prev
+        } else {
+            self.log.last_index()
+        };
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
         };

@@ -350,6 +350,40 @@ fn lost_install_snapshot_is_sent_again() {
 }
 
 #[test]
+fn a_slow_install_snapshot_reply_costs_no_second_snapshot() {
+    let mut r = cluster_with_applied(2);
+    r.isolate(3);
+    for k in 3..=6 {
+        r.propose(1, format!("cmd{k}")).expect("leader");
+    }
+    r.deliver_all();
+    assert_eq!(r.snapshot(1, 6), Ok(LogIndex(6)));
+    r.heal();
+    r.delivered.clear();
+    // Every InstallSnapshotReply is held back for good, as if the network delayed it.
+    let is_install_reply = |m: &Message| matches!(m.body, Some(Body::InstallSnapshotReply(_)));
+    let heartbeat = u64::from(r.config(1).heartbeat_interval_ticks());
+    let patience = u64::from(raft_core::SNAPSHOT_PATIENCE_HEARTBEATS);
+    // Fewer heartbeats than the leader's patience: the snapshot goes out once, and the
+    // heartbeat probe at the snapshot index tells the leader it was installed.
+    for _ in 0..heartbeat * (patience - 2) {
+        r.drop_where(is_install_reply);
+        r.deliver_all();
+        r.tick(1);
+    }
+    r.drop_where(is_install_reply);
+    r.deliver_all();
+    let installs = r.delivered.iter().filter(|m| is_install(m)).count();
+    assert_eq!(installs, 1, "one InstallSnapshot while its reply is slow");
+    assert_eq!(r.node(3).snapshot_index(), LogIndex(6));
+    assert_eq!(
+        r.node(3).last_log_index(),
+        r.node(1).last_log_index(),
+        "caught up"
+    );
+}
+
+#[test]
 fn no_entry_at_or_below_a_snapshot_is_applied_after_it() {
     // n3 lags with committed entries it has not applied past its log; the snapshot it
     // installs covers them, so they never come as entries after it.
