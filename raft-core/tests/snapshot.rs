@@ -32,6 +32,21 @@ fn cluster_with_applied(commands: u64) -> Router {
     r
 }
 
+/// n1 leads and has compacted its log through index 6, which n3 (cut off until now)
+/// never received; the network is healed and nothing has been delivered yet.
+fn cluster_needing_snapshot_at_6() -> Router {
+    let mut r = cluster_with_applied(2);
+    r.isolate(3);
+    for k in 3..=6 {
+        r.propose(1, format!("cmd{k}")).expect("leader");
+    }
+    r.deliver_all();
+    assert_eq!(r.snapshot(1, 6), Ok(LogIndex(6)));
+    r.heal();
+    r.delivered.clear();
+    r
+}
+
 fn is_install(message: &Message) -> bool {
     matches!(message.body, Some(Body::InstallSnapshot(_)))
 }
@@ -321,15 +336,7 @@ fn leader_sends_snapshot_to_a_follower_behind_its_first_index() {
 
 #[test]
 fn lost_install_snapshot_is_sent_again() {
-    let mut r = cluster_with_applied(2);
-    r.isolate(3);
-    for k in 3..=6 {
-        r.propose(1, format!("cmd{k}")).expect("leader");
-    }
-    r.deliver_all();
-    assert_eq!(r.snapshot(1, 6), Ok(LogIndex(6)));
-    r.heal();
-    r.delivered.clear();
+    let mut r = cluster_needing_snapshot_at_6();
     let mut lost = 0;
     for _ in 0..10_000 {
         if lost == 0 {
@@ -351,15 +358,7 @@ fn lost_install_snapshot_is_sent_again() {
 
 #[test]
 fn a_slow_install_snapshot_reply_costs_no_second_snapshot() {
-    let mut r = cluster_with_applied(2);
-    r.isolate(3);
-    for k in 3..=6 {
-        r.propose(1, format!("cmd{k}")).expect("leader");
-    }
-    r.deliver_all();
-    assert_eq!(r.snapshot(1, 6), Ok(LogIndex(6)));
-    r.heal();
-    r.delivered.clear();
+    let mut r = cluster_needing_snapshot_at_6();
     // Every InstallSnapshotReply is held back for good, as if the network delayed it.
     let is_install_reply = |m: &Message| matches!(m.body, Some(Body::InstallSnapshotReply(_)));
     let heartbeat = u64::from(r.config(1).heartbeat_interval_ticks());

@@ -33,7 +33,7 @@ pub fn fuzz(start: u64, seeds: u64, jobs: Option<usize>, json: bool, show_trace:
     let next = AtomicUsize::new(0);
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
     #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
-    let started = std::time::Instant::now();
+    let wall_started = std::time::Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
@@ -59,7 +59,7 @@ pub fn fuzz(start: u64, seeds: u64, jobs: Option<usize>, json: bool, show_trace:
         }
     });
     bar.finish_and_clear();
-    let wall_s = started.elapsed().as_secs_f64();
+    let wall_s = wall_started.elapsed().as_secs_f64();
     let mut failures = failures.into_inner().unwrap_or_default();
     failures.sort_by_key(|f| f.seed);
     let seeds_per_s = if wall_s > 0.0 {

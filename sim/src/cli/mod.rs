@@ -229,9 +229,9 @@ pub fn run_many(
                     break;
                 };
                 #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
-                let started = std::time::Instant::now();
+                let wall_started = std::time::Instant::now();
                 let report = run(scenario, *seed, false);
-                let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+                let wall_ms = wall_started.elapsed().as_secs_f64() * 1000.0;
                 if let Ok(mut results) = results.lock() {
                     results[i] = Some((report, wall_ms));
                 }
@@ -257,9 +257,9 @@ fn run_command(
         return usage_error("--seeds must be at least 1");
     }
     #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
-    let started = std::time::Instant::now();
+    let wall_started = std::time::Instant::now();
     let results = run_many(scenarios, seed, seeds, jobs);
-    let wall_s = started.elapsed().as_secs_f64();
+    let wall_s = wall_started.elapsed().as_secs_f64();
     let failed = results.iter().filter(|(r, _)| !r.ok).count();
     if json {
         for (report, wall_ms) in &results {
