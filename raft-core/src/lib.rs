@@ -80,7 +80,7 @@ pub use message::{
     InstallSnapshotReply, Message, RequestVote, RequestVoteReply,
 };
 pub use node::{Node, RestoreError, RoleKind};
-pub use persist::{PersistAction, PersistError, PersistedState, StateError};
+pub use persist::{entry_record_len, PersistAction, PersistError, PersistedState, StateError};
 pub use progress::{Progress, ProgressMode, SNAPSHOT_PATIENCE_HEARTBEATS};
 pub use types::{LogIndex, NodeId, Term};
 

@@ -1,7 +1,7 @@
 //! The bench's cluster: `raft-core` nodes in one thread, driven in lockstep rounds over
-//! an in-memory network without faults, each with an in-memory disk (a
-//! [`PersistedState`]) and a checking service that applies entries and, when asked,
-//! hands snapshots back to its node.
+//! an in-memory network without faults, each with a disk that checks and counts what it
+//! is asked to persist ([`CountingDisk`]) and a checking service that applies entries
+//! and, when asked, hands snapshots back to its node.
 //!
 //! One round: every node handles the inputs pending for it (in node order, each in
 //! arrival order), then every message sent during the round is delivered to its
@@ -9,11 +9,9 @@
 //! parameters give the same rounds, messages and applies.
 
 use bytes::Bytes;
-use prost::encoding::encoded_len_varint;
-use raft_core::{
-    Action, Apply, Config, Input, LogIndex, Message, Node, NodeId, PersistAction, PersistedState,
-};
+use raft_core::{Action, Apply, Config, Input, LogIndex, Message, Node, NodeId, PersistAction};
 
+use super::disk::CountingDisk;
 use super::payload::{self, Commands};
 
 /// What the cluster counted since the election.
@@ -38,9 +36,7 @@ pub struct Counters {
 /// Nodes, their disks and services, and the messages in flight.
 pub struct Cluster {
     nodes: Vec<Node>,
-    disks: Vec<PersistedState>,
-    /// The raft state size of each disk after its last write.
-    disk_sizes: Vec<usize>,
+    disks: Vec<CountingDisk>,
     /// Inputs waiting for each node's turn in the next round.
     pending: Vec<Vec<Input>>,
     /// A spare buffer swapped with a node's pending inputs while it handles them.
@@ -76,8 +72,7 @@ impl Cluster {
         let count = nodes.len();
         Ok(Cluster {
             nodes,
-            disks: vec![PersistedState::new(); count],
-            disk_sizes: vec![PersistedState::new().raft_state_size(); count],
+            disks: vec![CountingDisk::default(); count],
             pending: (0..count).map(|_| Vec::new()).collect(),
             scratch: Vec::new(),
             in_flight: Vec::new(),
@@ -233,16 +228,10 @@ impl Cluster {
 
     /// Writes to node `i`'s disk and counts the bytes written.
     fn persist(&mut self, i: usize, action: &PersistAction) -> Result<(), String> {
-        let disk = &mut self.disks[i];
-        disk.apply(action)
+        let written = self.disks[i]
+            .write(action)
             .map_err(|e| format!("node {} persist: {e}", i + 1))?;
-        let size = disk.raft_state_size();
-        if let PersistAction::Append(_) = action {
-            // The header did not change: the growth is the entry records.
-            self.counters.persisted_bytes += (size - self.disk_sizes[i]) as u64;
-        }
-        self.disk_sizes[i] = size;
-        self.counters.persisted_bytes += persisted_extra_len(action);
+        self.counters.persisted_bytes += written;
         Ok(())
     }
 
@@ -264,21 +253,6 @@ impl Cluster {
         }
         self.next_apply[i] = expected + 1;
         Ok(())
-    }
-}
-
-/// The bytes a persist action adds to a disk beyond the entry records (which the disk
-/// counts itself): the two fields of a hard state, the snapshot position and bytes.
-fn persisted_extra_len(action: &PersistAction) -> u64 {
-    let field = |value: u64| 1 + encoded_len_varint(value) as u64;
-    match action {
-        PersistAction::HardState { term, voted_for } => {
-            field(term.0) + field(voted_for.map_or(0, |id| id.0))
-        }
-        PersistAction::Append(_) | PersistAction::TruncateFrom(_) => 0,
-        PersistAction::Snapshot { index, term, data } => {
-            field(index.0) + field(term.0) + data.len() as u64
-        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! time is measured around that load only, and only reported: it never decides anything.
 
 mod cluster;
+mod disk;
 mod payload;
 
 use std::process::ExitCode;
