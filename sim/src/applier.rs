@@ -59,11 +59,6 @@ impl Applier {
         (self.snapshots && index > 0).then(|| (index, self.snapshot_bytes(server, index)))
     }
 
-    /// Whether this is the snapshot applier.
-    pub fn takes_snapshots(&self) -> bool {
-        self.snapshots
-    }
-
     /// The largest index any server applied.
     pub fn max_index(&self) -> u64 {
         self.max_index
@@ -205,22 +200,6 @@ pub fn show(command: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fires_when_two_servers_apply_different_commands_at_one_index() {
-        let mut applier = Applier::new(2, false);
-        applier.on_entry(0, 1, &Bytes::from("a")).unwrap();
-        let err = applier.on_entry(1, 1, &Bytes::from("b")).unwrap_err();
-        assert!(err.contains("commit index=1"), "{err}");
-    }
-
-    #[test]
-    fn fires_on_a_gap() {
-        let mut applier = Applier::new(1, false);
-        applier.on_entry(0, 1, &Bytes::from("a")).unwrap();
-        let err = applier.on_entry(0, 3, &Bytes::from("c")).unwrap_err();
-        assert!(err.contains("out of order"), "{err}");
-    }
 
     #[test]
     fn snapshot_applier_requires_last_applied_plus_one_and_snapshots_every_ten() {

@@ -189,11 +189,6 @@ impl Tester {
             .map(|node| (node.term().0, node.is_leader()))
     }
 
-    /// Requests delivered so far, all servers.
-    pub fn rpc_total(&self) -> u64 {
-        self.world().stats.rpcs
-    }
-
     /// The lab's `rpcs()`: the sum of the per-server incoming counts.
     pub fn rpcs_per_server_sum(&self) -> u64 {
         self.world().stats.rpcs_per_server.iter().sum()

@@ -69,6 +69,41 @@ pub struct Scenario {
     pub body: Body,
 }
 
+impl Scenario {
+    /// A scenario on a reliable network with the plain applier.
+    pub fn new(
+        id: &'static str,
+        part: Part,
+        title: &'static str,
+        servers: &'static [usize],
+        body: Body,
+    ) -> Scenario {
+        Scenario {
+            id,
+            part,
+            title,
+            servers,
+            unreliable: false,
+            snapshots: false,
+            body,
+        }
+    }
+
+    /// The same scenario, with the network starting unreliable (or not).
+    #[must_use]
+    pub fn unreliable(mut self, unreliable: bool) -> Scenario {
+        self.unreliable = unreliable;
+        self
+    }
+
+    /// The same scenario, with the snapshot applier.
+    #[must_use]
+    pub fn with_snapshots(mut self) -> Scenario {
+        self.snapshots = true;
+        self
+    }
+}
+
 impl fmt::Debug for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scenario")

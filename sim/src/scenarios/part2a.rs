@@ -5,15 +5,7 @@ use crate::ensure;
 use crate::tester::{TestResult, Tester, ELECTION_TIMEOUT_MS};
 
 pub(super) fn scenarios() -> Vec<Scenario> {
-    let scenario = |id, title, servers, body| Scenario {
-        id,
-        part: Part::A2,
-        title,
-        servers,
-        unreliable: false,
-        snapshots: false,
-        body,
-    };
+    let scenario = |id, title, servers, body| Scenario::new(id, Part::A2, title, servers, body);
     vec![
         scenario(
             "initial-election",

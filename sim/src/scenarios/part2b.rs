@@ -7,15 +7,7 @@ use crate::tester::{command, TestResult, Tester, ELECTION_TIMEOUT_MS};
 use crate::{ensure, fail};
 
 pub(super) fn scenarios() -> Vec<Scenario> {
-    let scenario = |id, title, servers, body| Scenario {
-        id,
-        part: Part::B2,
-        title,
-        servers,
-        unreliable: false,
-        snapshots: false,
-        body,
-    };
+    let scenario = |id, title, servers, body| Scenario::new(id, Part::B2, title, servers, body);
     vec![
         scenario(
             "basic-agree",

@@ -11,14 +11,8 @@ use crate::tester::{command, TestResult, Tester, ELECTION_TIMEOUT_MS};
 use crate::{ensure, fail};
 
 pub(super) fn scenarios() -> Vec<Scenario> {
-    let scenario = |id, title, servers, unreliable, body| Scenario {
-        id,
-        part: Part::C2,
-        title,
-        servers,
-        unreliable,
-        snapshots: false,
-        body,
+    let scenario = |id, title, servers, unreliable, body| {
+        Scenario::new(id, Part::C2, title, servers, body).unreliable(unreliable)
     };
     vec![
         scenario(

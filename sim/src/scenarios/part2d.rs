@@ -8,14 +8,10 @@ use crate::tester::{TestResult, Tester};
 pub const MAX_LOG_SIZE: usize = 2000;
 
 pub(super) fn scenarios() -> Vec<Scenario> {
-    let scenario = |id, title, unreliable, body| Scenario {
-        id,
-        part: Part::D2,
-        title,
-        servers: &[3],
-        unreliable,
-        snapshots: true,
-        body,
+    let scenario = |id, title, unreliable, body| {
+        Scenario::new(id, Part::D2, title, &[3], body)
+            .unreliable(unreliable)
+            .with_snapshots()
     };
     vec![
         scenario(
