@@ -14,6 +14,11 @@ pub enum Input {
     /// A message arrived from a peer.
     Message(Message),
     /// The service proposes a command for the log.
+    ///
+    /// A new leader does not append an entry of its own on election: entries of earlier
+    /// terms still in its log commit only once an entry of its own term commits (§5.4.2),
+    /// that is, when the next command is proposed. A service that must learn the commit
+    /// index right after an election proposes something (or an empty command) itself.
     Propose(Bytes),
     /// The service proposes several commands at once (one persist, one send per peer).
     ProposeBatch(Vec<Bytes>),
@@ -47,6 +52,10 @@ pub enum Apply {
     /// A committed entry.
     Entry(Entry),
     /// A snapshot received from the leader replaces the service's state up to `index`.
+    ///
+    /// When this is emitted the node has already installed the snapshot (its log starts
+    /// after `index`), and the [`PersistAction::Snapshot`] that makes it durable comes
+    /// earlier in the same step's actions: the service only has to load `data`.
     Snapshot {
         /// The last index the snapshot covers.
         index: LogIndex,

@@ -79,7 +79,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// The seed of the node's election-timeout RNG.
+    /// The seed of the node's election-timeout RNG. Nodes of one cluster must not share a
+    /// seed, or they draw the same timeouts and keep splitting the vote: give each node its
+    /// own (the default, derived from the node id, already differs per node).
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.0.seed = seed;
@@ -151,7 +153,7 @@ impl Config {
             election_timeout_ticks_max: 60,
             heartbeat_interval_ticks: 10,
             max_message_bytes: 1 << 20,
-            seed: 0,
+            seed: default_seed(id),
             pre_vote: false,
             #[cfg(feature = "test-hooks")]
             figure8_bug: false,
@@ -198,7 +200,8 @@ impl Config {
         self.max_message_bytes
     }
 
-    /// The seed of the election-timeout RNG.
+    /// The seed of the election-timeout RNG: the one given to [`ConfigBuilder::seed`], or
+    /// by default one derived from the node id (so that nodes of one cluster differ).
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -215,5 +218,45 @@ impl Config {
         return self.figure8_bug;
         #[cfg(not(feature = "test-hooks"))]
         false
+    }
+}
+
+/// The default RNG seed of node `id`: its id through SplitMix64's finalizer, so that
+/// neighbouring ids give unrelated streams and no two nodes of a cluster share a seed.
+fn default_seed(id: NodeId) -> u64 {
+    let mut z = id.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_of_one_cluster_get_different_default_seeds() {
+        let ids: Vec<NodeId> = (1..=7).map(NodeId).collect();
+        let mut seeds: Vec<u64> = ids
+            .iter()
+            .map(|&id| {
+                Config::builder(id, ids.iter().copied())
+                    .build()
+                    .unwrap()
+                    .seed()
+            })
+            .collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        assert_eq!(seeds.len(), ids.len());
+    }
+
+    #[test]
+    fn an_explicit_seed_is_kept() {
+        let config = Config::builder(NodeId(2), [NodeId(1), NodeId(2)])
+            .seed(42)
+            .build()
+            .unwrap();
+        assert_eq!(config.seed(), 42);
     }
 }

@@ -4,7 +4,7 @@
 use crate::message::{Body, RequestVote, RequestVoteReply};
 use crate::node::{Candidate, Node, Role};
 use crate::quorum::{tally, VoteResult};
-use crate::types::{LogIndex, NodeId, Term};
+use crate::types::{NodeId, Term};
 
 impl Node {
     /// The election timer ran out: ask for pre-votes if configured, else campaign.
@@ -45,10 +45,11 @@ impl Node {
     }
 
     fn request_votes(&mut self, pre_vote: bool) {
-        let request = RequestVote {
-            last_log_index: self.log.last_index().0,
-            last_log_term: self.log.last_term().0,
-            pre_vote,
+        let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
+        let request = if pre_vote {
+            RequestVote::pre_vote(last_index, last_term)
+        } else {
+            RequestVote::vote(last_index, last_term)
         };
         let term = if pre_vote {
             self.term.next()
@@ -64,18 +65,14 @@ impl Node {
 
     /// A vote request (its term already settled) or a pre-vote request (term `term`).
     pub(crate) fn handle_request_vote(&mut self, from: NodeId, term: Term, request: &RequestVote) {
-        let up_to_date = self.log.is_up_to_date(
-            LogIndex(request.last_log_index),
-            Term(request.last_log_term),
-        );
+        let up_to_date = self
+            .log
+            .is_up_to_date(request.last_log_index(), request.last_log_term());
         if request.pre_vote {
             // Yes only for a later term, an up-to-date log, and no live leader that we know of.
             let granted = term > self.term && up_to_date && !self.hears_from_leader();
             let reply_term = if granted { term } else { self.term };
-            let reply = RequestVoteReply {
-                granted,
-                pre_vote: true,
-            };
+            let reply = RequestVoteReply::new(granted, true);
             self.send_in_term(from, reply_term, Body::RequestVoteReply(reply));
             return;
         }
@@ -89,11 +86,10 @@ impl Node {
             // Granting a vote restarts the election timer (Figure 2, Followers).
             self.election_elapsed = 0;
         }
-        let reply = RequestVoteReply {
-            granted,
-            pre_vote: false,
-        };
-        self.send(from, Body::RequestVoteReply(reply));
+        self.send(
+            from,
+            Body::RequestVoteReply(RequestVoteReply::new(granted, false)),
+        );
     }
 
     /// Whether this node leads, or follows a leader it heard from within the minimum

@@ -7,7 +7,9 @@
 //!   random source. Time moves only by [`Input::Tick`]; the driver decides what a tick is
 //!   worth (election and heartbeat timeouts are counted in ticks).
 //! - **Deterministic.** Election timeouts come from a ChaCha RNG seeded by
-//!   [`Config::seed`]. The same configuration and the same inputs give the same actions.
+//!   [`Config::seed`] (by default derived from the node id, so the nodes of a cluster
+//!   draw different timeouts; if you set seeds, give each node its own). The same
+//!   configuration and the same inputs give the same actions.
 //! - **Actions in order.** A driver carries the actions out in the order returned.
 //!   Whatever must be durable before a message leaves ([`Action::Persist`]) comes before
 //!   that [`Action::Send`]. Committed entries come as [`Action::Apply`] exactly once and
@@ -15,6 +17,11 @@
 //! - **Incremental persistence.** A step persists only what changed: the hard state, the
 //!   appended entries, a truncation point, a snapshot. [`PersistedState`] is the image a
 //!   disk would hold after applying them in order; [`Node::restore`] restarts from it.
+//! - **One reply per request.** Stepping a request message yields at most one reply,
+//!   addressed to its sender, in the same step: a request/response runtime can return it
+//!   as the call's response.
+//! - **No entry on election.** A new leader appends nothing of its own, so entries of
+//!   earlier terms commit only when the next command of its term commits (§5.4.2).
 //! - **Bad input never panics.** Messages from unknown ids, stale terms, impossible
 //!   indexes are ignored or answered as Raft says; undecodable bytes give a
 //!   [`DecodeError`]; an inconsistent persisted state gives a [`RestoreError`].
@@ -28,7 +35,7 @@
 //! let ids = [NodeId(1), NodeId(2), NodeId(3)];
 //! let mut nodes: Vec<Node> = ids
 //!     .iter()
-//!     .map(|&id| Node::new(Config::builder(id, ids).seed(id.0).build().unwrap()))
+//!     .map(|&id| Node::new(Config::builder(id, ids).build().unwrap()))
 //!     .collect();
 //! let mut inbox = VecDeque::new();
 //! let mut applied = vec![Vec::new(); 3];
@@ -36,7 +43,7 @@
 //!     for action in nodes[at].step(input) {
 //!         match action {
 //!             Action::Send(message) => inbox.push_back(message),
-//!             Action::Apply(Apply::Entry(entry)) => applied[at].push(entry.data),
+//!             Action::Apply(Apply::Entry(entry)) => applied[at].push(entry.into_data()),
 //!             _ => {} // a real driver persists here, before sending
 //!         }
 //!     }
@@ -45,13 +52,13 @@
 //! while !nodes[0].is_leader() {
 //!     deliver(&mut nodes, &mut inbox, &mut applied, 0, Input::Tick);
 //!     while let Some(message) = inbox.pop_front() {
-//!         let to = (message.to - 1) as usize;
+//!         let to = (message.to().0 - 1) as usize;
 //!         deliver(&mut nodes, &mut inbox, &mut applied, to, Input::Message(message));
 //!     }
 //! }
 //! deliver(&mut nodes, &mut inbox, &mut applied, 0, Input::Propose("x=1".into()));
 //! while let Some(message) = inbox.pop_front() {
-//!     let to = (message.to - 1) as usize;
+//!     let to = (message.to().0 - 1) as usize;
 //!     deliver(&mut nodes, &mut inbox, &mut applied, to, Input::Message(message));
 //! }
 //! assert_eq!(applied[0], vec![bytes::Bytes::from("x=1")]);

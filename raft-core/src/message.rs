@@ -2,6 +2,10 @@
 //!
 //! Every message is a [`Message`] envelope: sender, receiver, the sender's term and one
 //! [`Body`]. Requests are RequestVote, AppendEntries and InstallSnapshot; each has a reply.
+//!
+//! The public surface is typed throughout: fields are private, built by constructors
+//! and read by accessors that speak [`NodeId`], [`Term`] and [`LogIndex`]; the raw
+//! `u64`s exist only inside the prost encoding.
 
 use bytes::Bytes;
 use prost::Message as _;
@@ -11,15 +15,12 @@ use crate::types::{LogIndex, NodeId, Term, MAX_TERM_OR_INDEX};
 /// One log entry: its position, the term it was created in, and the command bytes.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Entry {
-    /// The entry's index in the log.
     #[prost(uint64, tag = "1")]
-    pub index: u64,
-    /// The term of the leader that created the entry.
+    pub(crate) index: u64,
     #[prost(uint64, tag = "2")]
-    pub term: u64,
-    /// The command, opaque to Raft.
+    pub(crate) term: u64,
     #[prost(bytes = "bytes", tag = "3")]
-    pub data: Bytes,
+    pub(crate) data: Bytes,
 }
 
 impl Entry {
@@ -32,32 +33,38 @@ impl Entry {
         }
     }
 
-    /// The entry's index.
+    /// The entry's index in the log.
     pub fn index(&self) -> LogIndex {
         LogIndex(self.index)
     }
 
-    /// The entry's term.
+    /// The term of the leader that created the entry.
     pub fn term(&self) -> Term {
         Term(self.term)
+    }
+
+    /// The command, opaque to Raft (empty for a leader's no-op entry).
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// The command, by value.
+    pub fn into_data(self) -> Bytes {
+        self.data
     }
 }
 
 /// A message between two nodes.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Message {
-    /// The sender's id.
     #[prost(uint64, tag = "1")]
-    pub from: u64,
-    /// The receiver's id.
+    pub(crate) from: u64,
     #[prost(uint64, tag = "2")]
-    pub to: u64,
-    /// The sender's current term.
+    pub(crate) to: u64,
     #[prost(uint64, tag = "3")]
-    pub term: u64,
-    /// What the message says.
+    pub(crate) term: u64,
     #[prost(oneof = "Body", tags = "4, 5, 6, 7, 8, 9")]
-    pub body: Option<Body>,
+    pub(crate) body: Option<Body>,
 }
 
 /// The content of a [`Message`].
@@ -86,87 +93,253 @@ pub enum Body {
 /// RequestVote (Figure 2): a candidate's bid, with its last log position.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RequestVote {
-    /// The index of the candidate's last entry.
     #[prost(uint64, tag = "1")]
-    pub last_log_index: u64,
-    /// The term of the candidate's last entry.
+    pub(crate) last_log_index: u64,
     #[prost(uint64, tag = "2")]
-    pub last_log_term: u64,
-    /// A pre-vote (thesis §9.6): asks whether the receiver would vote, without anyone
-    /// changing term. The message term is the term the candidate would campaign in.
+    pub(crate) last_log_term: u64,
     #[prost(bool, tag = "3")]
-    pub pre_vote: bool,
+    pub(crate) pre_vote: bool,
+}
+
+impl RequestVote {
+    /// A real vote request for a candidate whose log ends at (`last_log_index`, `last_log_term`).
+    pub fn vote(last_log_index: LogIndex, last_log_term: Term) -> RequestVote {
+        RequestVote {
+            last_log_index: last_log_index.0,
+            last_log_term: last_log_term.0,
+            pre_vote: false,
+        }
+    }
+
+    /// A pre-vote request (thesis §9.6): asks whether the receiver would vote, without
+    /// anyone changing term. The message term is the term the candidate would campaign in.
+    pub fn pre_vote(last_log_index: LogIndex, last_log_term: Term) -> RequestVote {
+        RequestVote {
+            pre_vote: true,
+            ..RequestVote::vote(last_log_index, last_log_term)
+        }
+    }
+
+    /// The index of the candidate's last entry.
+    pub fn last_log_index(&self) -> LogIndex {
+        LogIndex(self.last_log_index)
+    }
+
+    /// The term of the candidate's last entry.
+    pub fn last_log_term(&self) -> Term {
+        Term(self.last_log_term)
+    }
+
+    /// Whether this is a pre-vote.
+    pub fn is_pre_vote(&self) -> bool {
+        self.pre_vote
+    }
 }
 
 /// The reply to [`RequestVote`].
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RequestVoteReply {
-    /// Whether the vote was granted.
     #[prost(bool, tag = "1")]
-    pub granted: bool,
-    /// Whether this answers a pre-vote.
+    pub(crate) granted: bool,
     #[prost(bool, tag = "2")]
-    pub pre_vote: bool,
+    pub(crate) pre_vote: bool,
+}
+
+impl RequestVoteReply {
+    /// The answer to a vote request (`pre_vote` false) or a pre-vote request.
+    pub fn new(granted: bool, pre_vote: bool) -> RequestVoteReply {
+        RequestVoteReply { granted, pre_vote }
+    }
+
+    /// Whether the vote was granted.
+    pub fn granted(&self) -> bool {
+        self.granted
+    }
+
+    /// Whether this answers a pre-vote.
+    pub fn is_pre_vote(&self) -> bool {
+        self.pre_vote
+    }
 }
 
 /// AppendEntries (Figure 2).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AppendEntries {
-    /// The index of the entry just before `entries`.
     #[prost(uint64, tag = "1")]
-    pub prev_log_index: u64,
-    /// The term of that entry.
+    pub(crate) prev_log_index: u64,
     #[prost(uint64, tag = "2")]
-    pub prev_log_term: u64,
-    /// The entries to store, consecutive from `prev_log_index + 1` (empty for a heartbeat).
+    pub(crate) prev_log_term: u64,
     #[prost(message, repeated, tag = "3")]
-    pub entries: Vec<Entry>,
-    /// The leader's commit index.
+    pub(crate) entries: Vec<Entry>,
     #[prost(uint64, tag = "4")]
-    pub leader_commit: u64,
+    pub(crate) leader_commit: u64,
+}
+
+impl AppendEntries {
+    /// Entries consecutive from `prev_log_index + 1` (none for a heartbeat), after the
+    /// entry at (`prev_log_index`, `prev_log_term`), with the leader's commit index.
+    pub fn new(
+        prev_log_index: LogIndex,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: LogIndex,
+    ) -> AppendEntries {
+        AppendEntries {
+            prev_log_index: prev_log_index.0,
+            prev_log_term: prev_log_term.0,
+            entries,
+            leader_commit: leader_commit.0,
+        }
+    }
+
+    /// The index of the entry just before `entries`.
+    pub fn prev_log_index(&self) -> LogIndex {
+        LogIndex(self.prev_log_index)
+    }
+
+    /// The term of that entry.
+    pub fn prev_log_term(&self) -> Term {
+        Term(self.prev_log_term)
+    }
+
+    /// The entries to store.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The leader's commit index.
+    pub fn leader_commit(&self) -> LogIndex {
+        LogIndex(self.leader_commit)
+    }
 }
 
 /// The reply to [`AppendEntries`], carrying the fast-backup hint on rejection.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AppendEntriesReply {
-    /// Whether the follower's log matched at `prev_log_index` and took the entries.
     #[prost(bool, tag = "1")]
-    pub success: bool,
-    /// On success: the last index the follower now knows matches the leader's log.
+    pub(crate) success: bool,
     #[prost(uint64, tag = "2")]
-    pub match_index: u64,
-    /// On rejection: the `prev_log_index` of the rejected request.
+    pub(crate) match_index: u64,
     #[prost(uint64, tag = "3")]
-    pub rejected_index: u64,
-    /// On rejection: the follower's term at `rejected_index`, or 0 if its log is too short.
+    pub(crate) rejected_index: u64,
     #[prost(uint64, tag = "4")]
-    pub conflict_term: u64,
-    /// On rejection: the first index the follower holds for `conflict_term`, or its last
-    /// index + 1 when its log is too short.
+    pub(crate) conflict_term: u64,
     #[prost(uint64, tag = "5")]
-    pub conflict_index: u64,
+    pub(crate) conflict_index: u64,
+}
+
+impl AppendEntriesReply {
+    /// The follower's log matched and now matches the leader's up to `match_index`.
+    pub fn success(match_index: LogIndex) -> AppendEntriesReply {
+        AppendEntriesReply {
+            success: true,
+            match_index: match_index.0,
+            ..AppendEntriesReply::default()
+        }
+    }
+
+    /// The follower's log did not match at `rejected_index` (the request's previous
+    /// index). `conflict_term` is its term there ([`Term::ZERO`] if its log is too short)
+    /// and `conflict_index` the first index it holds for that term (its last index + 1
+    /// if its log is too short).
+    pub fn reject(
+        rejected_index: LogIndex,
+        conflict_term: Term,
+        conflict_index: LogIndex,
+    ) -> AppendEntriesReply {
+        AppendEntriesReply {
+            success: false,
+            match_index: 0,
+            rejected_index: rejected_index.0,
+            conflict_term: conflict_term.0,
+            conflict_index: conflict_index.0,
+        }
+    }
+
+    /// Whether the follower's log matched at the request's previous index and took the entries.
+    pub fn is_success(&self) -> bool {
+        self.success
+    }
+
+    /// On success: the last index the follower now knows matches the leader's log.
+    pub fn match_index(&self) -> LogIndex {
+        LogIndex(self.match_index)
+    }
+
+    /// On rejection: the previous index of the rejected request.
+    pub fn rejected_index(&self) -> LogIndex {
+        LogIndex(self.rejected_index)
+    }
+
+    /// On rejection: the follower's term at the rejected index ([`Term::ZERO`] if its log
+    /// is too short).
+    pub fn conflict_term(&self) -> Term {
+        Term(self.conflict_term)
+    }
+
+    /// On rejection: the first index the follower holds for the conflict term, or its
+    /// last index + 1 when its log is too short.
+    pub fn conflict_index(&self) -> LogIndex {
+        LogIndex(self.conflict_index)
+    }
 }
 
 /// InstallSnapshot (Figure 13), sent whole in one message.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct InstallSnapshot {
-    /// The index of the last entry the snapshot covers.
     #[prost(uint64, tag = "1")]
-    pub last_included_index: u64,
-    /// The term of that entry.
+    pub(crate) last_included_index: u64,
     #[prost(uint64, tag = "2")]
-    pub last_included_term: u64,
-    /// The service's snapshot bytes.
+    pub(crate) last_included_term: u64,
     #[prost(bytes = "bytes", tag = "3")]
-    pub data: Bytes,
+    pub(crate) data: Bytes,
+}
+
+impl InstallSnapshot {
+    /// A snapshot covering everything up to (`last_included_index`, `last_included_term`).
+    pub fn new(last_included_index: LogIndex, last_included_term: Term, data: Bytes) -> Self {
+        InstallSnapshot {
+            last_included_index: last_included_index.0,
+            last_included_term: last_included_term.0,
+            data,
+        }
+    }
+
+    /// The index of the last entry the snapshot covers.
+    pub fn last_included_index(&self) -> LogIndex {
+        LogIndex(self.last_included_index)
+    }
+
+    /// The term of that entry.
+    pub fn last_included_term(&self) -> Term {
+        Term(self.last_included_term)
+    }
+
+    /// The service's snapshot bytes.
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
 }
 
 /// The reply to [`InstallSnapshot`].
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct InstallSnapshotReply {
-    /// The snapshot index the follower now holds (its match index for the leader).
     #[prost(uint64, tag = "1")]
-    pub last_included_index: u64,
+    pub(crate) last_included_index: u64,
+}
+
+impl InstallSnapshotReply {
+    /// The follower holds everything up to `last_included_index`.
+    pub fn new(last_included_index: LogIndex) -> InstallSnapshotReply {
+        InstallSnapshotReply {
+            last_included_index: last_included_index.0,
+        }
+    }
+
+    /// The snapshot index the follower now holds (its match index for the leader).
+    pub fn last_included_index(&self) -> LogIndex {
+        LogIndex(self.last_included_index)
+    }
 }
 
 /// Why bytes could not be decoded into a message or a persisted state.
@@ -195,18 +368,29 @@ impl Message {
     }
 
     /// The sender.
-    pub fn from_id(&self) -> NodeId {
+    pub fn from(&self) -> NodeId {
         NodeId(self.from)
     }
 
     /// The receiver.
-    pub fn to_id(&self) -> NodeId {
+    pub fn to(&self) -> NodeId {
         NodeId(self.to)
     }
 
     /// The sender's term.
     pub fn term(&self) -> Term {
         Term(self.term)
+    }
+
+    /// What the message says. Always present on a message built by [`Message::new`] or
+    /// decoded by [`Message::from_bytes`]; a node ignores a message without one.
+    pub fn body(&self) -> Option<&Body> {
+        self.body.as_ref()
+    }
+
+    /// The body, by value.
+    pub fn into_body(self) -> Option<Body> {
+        self.body
     }
 
     /// Whether this is a reply (as opposed to a request).
@@ -272,7 +456,7 @@ impl Message {
 
     /// A short one-line rendering for traces, e.g. `AE n1->n2 t3 prev=i4/t2 n=3 commit=i4`.
     pub fn summary(&self) -> String {
-        let head = format!("{}->{} t{}", self.from_id(), self.to_id(), self.term);
+        let head = format!("{}->{} t{}", self.from(), self.to(), self.term);
         match &self.body {
             None => format!("EMPTY {head}"),
             Some(Body::RequestVote(rv)) => format!(

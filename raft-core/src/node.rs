@@ -10,7 +10,9 @@ use rand_core::{RngCore, SeedableRng};
 use crate::action::{Action, Apply, Input};
 use crate::config::Config;
 use crate::log::RaftLog;
-use crate::message::{Body, Entry, Message};
+use crate::message::{
+    AppendEntriesReply, Body, Entry, InstallSnapshotReply, Message, RequestVoteReply,
+};
 use crate::persist::{header_record_len, PersistAction, PersistedState, StateError};
 use crate::progress::Progress;
 use crate::types::{LogIndex, NodeId, Term};
@@ -147,6 +149,12 @@ impl Node {
     /// Deterministic: the same configuration and the same inputs give the same actions.
     /// No I/O happens inside. Persist actions come before any send that depends on them;
     /// applies come exactly once and in index order.
+    ///
+    /// Stepping a request ([`Body::RequestVote`], [`Body::AppendEntries`],
+    /// [`Body::InstallSnapshot`]) yields at most one reply, addressed to the request's
+    /// sender, among this step's actions (none when the request is ignored, e.g. a
+    /// malformed one). A request/response runtime (gRPC, labrpc) may therefore carry out
+    /// the actions in order and return that reply as the call's response.
     pub fn step(&mut self, input: Input) -> Vec<Action> {
         #[cfg(debug_assertions)]
         let before = (self.term, self.log.committed(), self.log.applied());
@@ -190,8 +198,8 @@ impl Node {
 
     /// Settles the term first, then hands the message to the current role's handler.
     fn receive(&mut self, message: Message) {
-        let from = message.from_id();
-        if message.to_id() != self.config.id()
+        let from = message.from();
+        if message.to() != self.config.id()
             || from == self.config.id()
             || !self.config.is_voter(from)
             || !message.within_limits()
@@ -221,31 +229,21 @@ impl Node {
     /// A request from an older term gets an answer carrying our term, so its sender steps
     /// down; a stale reply is dropped.
     fn answer_stale(&mut self, from: NodeId, body: &Body) {
-        let reply = match body {
-            Body::RequestVote(request) => {
-                Body::RequestVoteReply(crate::message::RequestVoteReply {
-                    granted: false,
-                    pre_vote: request.pre_vote,
-                })
-            }
-            Body::AppendEntries(ae) => {
-                Body::AppendEntriesReply(crate::message::AppendEntriesReply {
-                    success: false,
-                    match_index: 0,
-                    rejected_index: ae.prev_log_index,
-                    conflict_term: 0,
-                    conflict_index: 0,
-                })
-            }
-            Body::InstallSnapshot(_) => {
-                Body::InstallSnapshotReply(crate::message::InstallSnapshotReply {
-                    last_included_index: 0,
-                })
-            }
-            Body::RequestVoteReply(_)
-            | Body::AppendEntriesReply(_)
-            | Body::InstallSnapshotReply(_) => return,
-        };
+        let reply =
+            match body {
+                Body::RequestVote(request) => {
+                    Body::RequestVoteReply(RequestVoteReply::new(false, request.is_pre_vote()))
+                }
+                Body::AppendEntries(append) => Body::AppendEntriesReply(
+                    AppendEntriesReply::reject(append.prev_log_index(), Term::ZERO, LogIndex::ZERO),
+                ),
+                Body::InstallSnapshot(_) => {
+                    Body::InstallSnapshotReply(InstallSnapshotReply::new(LogIndex::ZERO))
+                }
+                Body::RequestVoteReply(_)
+                | Body::AppendEntriesReply(_)
+                | Body::InstallSnapshotReply(_) => return,
+            };
         self.send(from, reply);
     }
 

@@ -31,6 +31,11 @@ pub enum PersistAction {
     /// A snapshot covering everything up to `index` (whose entry has `term`) replaces the
     /// old one. Entries up to `index` are dropped; if the log does not hold `index` with
     /// `term`, the whole log is dropped.
+    ///
+    /// This is the only action that changes the snapshot blob; it also changes the raft
+    /// state blob (the snapshot position and the dropped entries). A driver that keeps the
+    /// two blobs apart (as the lab's persister does) rewrites both, atomically, on this
+    /// action, and only the raft state on every other.
     Snapshot {
         /// The last index the snapshot covers.
         index: LogIndex,
@@ -283,6 +288,8 @@ impl PersistedState {
     }
 
     /// Decodes the two blobs a disk holds and checks that they agree with themselves.
+    /// Two empty blobs (a node that never persisted anything) decode to
+    /// [`PersistedState::new`].
     pub fn decode(raft_state: &[u8], snapshot: &[u8]) -> Result<PersistedState, StateError> {
         let record = RaftStateRecord::decode(raft_state).map_err(DecodeError::from)?;
         let entries_encoded_len = record.entries.iter().map(entry_record_len).sum();

@@ -117,12 +117,7 @@ impl Node {
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
         };
-        let append = AppendEntries {
-            prev_log_index: prev.0,
-            prev_log_term: prev_term.0,
-            entries: Vec::new(),
-            leader_commit: self.log.committed().0,
-        };
+        let append = AppendEntries::new(prev, prev_term, Vec::new(), self.log.committed());
         self.send(peer, Body::AppendEntries(append));
         if let Role::Leader(leader) = &mut self.role {
             if let Some(progress) = leader.progress.get_mut(&peer) {
@@ -158,12 +153,7 @@ impl Node {
             return;
         }
         let last_sent = entries.last().map_or(prev, Entry::index);
-        let append = AppendEntries {
-            prev_log_index: prev.0,
-            prev_log_term: prev_term.0,
-            entries,
-            leader_commit: self.log.committed().0,
-        };
+        let append = AppendEntries::new(prev, prev_term, entries, self.log.committed());
         self.send(peer, Body::AppendEntries(append));
         if let Role::Leader(leader) = &mut self.role {
             if let Some(progress) = leader.progress.get_mut(&peer) {
@@ -173,11 +163,11 @@ impl Node {
     }
 
     fn send_snapshot(&mut self, peer: NodeId) {
-        let snapshot = InstallSnapshot {
-            last_included_index: self.log.snapshot_index().0,
-            last_included_term: self.log.snapshot_term().0,
-            data: self.snapshot_data.clone(),
-        };
+        let snapshot = InstallSnapshot::new(
+            self.log.snapshot_index(),
+            self.log.snapshot_term(),
+            self.snapshot_data.clone(),
+        );
         let index = self.log.snapshot_index();
         self.send(peer, Body::InstallSnapshot(snapshot));
         if let Role::Leader(leader) = &mut self.role {
@@ -204,7 +194,7 @@ impl Node {
         progress.on_reply();
         match hint {
             None => {
-                let matched = LogIndex(reply.match_index).min(self.log.last_index());
+                let matched = reply.match_index().min(self.log.last_index());
                 if progress.on_match(matched) {
                     self.maybe_commit();
                     self.send_append(from, false);
@@ -212,7 +202,7 @@ impl Node {
             }
             Some(hint) => {
                 // A rejection can only be about an index we sent: past our log, it is forged.
-                let rejected = LogIndex(reply.rejected_index).min(self.log.last_index());
+                let rejected = reply.rejected_index().min(self.log.last_index());
                 if progress.on_reject(rejected, hint) {
                     self.send_append(from, true);
                 }
@@ -280,11 +270,7 @@ impl Node {
             .commit_to(LogIndex(append.leader_commit).min(last_new));
         self.send(
             from,
-            Body::AppendEntriesReply(AppendEntriesReply {
-                success: true,
-                match_index: last_new.0,
-                ..AppendEntriesReply::default()
-            }),
+            Body::AppendEntriesReply(AppendEntriesReply::success(last_new)),
         );
     }
 
@@ -349,16 +335,8 @@ impl Node {
         conflict_term: Term,
         conflict_index: LogIndex,
     ) {
-        self.send(
-            to,
-            Body::AppendEntriesReply(AppendEntriesReply {
-                success: false,
-                match_index: 0,
-                rejected_index: rejected.0,
-                conflict_term: conflict_term.0,
-                conflict_index: conflict_index.0,
-            }),
-        );
+        let reply = AppendEntriesReply::reject(rejected, conflict_term, conflict_index);
+        self.send(to, Body::AppendEntriesReply(reply));
     }
 }
 

@@ -7,7 +7,7 @@ use crate::action::{Action, Apply, SnapshotError};
 use crate::message::{Body, InstallSnapshot, InstallSnapshotReply};
 use crate::node::{Node, Role};
 use crate::persist::PersistAction;
-use crate::types::{LogIndex, NodeId, Term};
+use crate::types::{LogIndex, NodeId};
 
 impl Node {
     /// The service snapshotted everything up to `index`: drop the covered entries.
@@ -41,8 +41,8 @@ impl Node {
 
     /// The follower's side of InstallSnapshot (the term is already settled as ours).
     pub(crate) fn handle_install_snapshot(&mut self, from: NodeId, snapshot: InstallSnapshot) {
-        let index = LogIndex(snapshot.last_included_index);
-        let term = Term(snapshot.last_included_term);
+        let index = snapshot.last_included_index();
+        let term = snapshot.last_included_term();
         if index > self.log.committed() && index > LogIndex::ZERO && term <= self.term {
             self.log.compact_to(index, term);
             self.snapshot_data = snapshot.data.clone();
@@ -61,15 +61,13 @@ impl Node {
         // still true (our committed prefix matches the leader's).
         self.send(
             from,
-            Body::InstallSnapshotReply(InstallSnapshotReply {
-                last_included_index: index.0,
-            }),
+            Body::InstallSnapshotReply(InstallSnapshotReply::new(index)),
         );
     }
 
     /// The leader's side: the follower now holds everything up to the snapshot index.
     pub(crate) fn handle_snapshot_reply(&mut self, from: NodeId, reply: &InstallSnapshotReply) {
-        let matched = LogIndex(reply.last_included_index).min(self.log.last_index());
+        let matched = reply.last_included_index().min(self.log.last_index());
         let Role::Leader(leader) = &mut self.role else {
             return;
         };

@@ -106,7 +106,7 @@ fn figure8_up_to_c() -> Router {
     assert!(r.node(1).term() > term_of_c);
     for id in [1, 2, 3] {
         assert_eq!(
-            r.node(id).entry(LogIndex(2)).map(|e| &e.data[..]),
+            r.node(id).entry(LogIndex(2)).map(|e| &e.data()[..]),
             Some(&b"b"[..])
         );
     }
@@ -121,7 +121,7 @@ fn s5_4_2_leader_does_not_commit_old_term_entry_by_counting() {
     for _ in 0..30 {
         let actions = r.tick(1);
         for heartbeat in sends(&actions) {
-            assert!(append_of(heartbeat).leader_commit < 2);
+            assert!(append_of(heartbeat).leader_commit().0 < 2);
         }
         r.deliver_all();
     }
@@ -188,7 +188,7 @@ fn figure8_committed_entry_survives() {
     }
     let rewritten = r.node(5).entry(LogIndex(2)).expect("held");
     assert_eq!(
-        &rewritten.data[..],
+        &rewritten.data()[..],
         b"b",
         "S5's conflicting entry was replaced"
     );
@@ -206,7 +206,8 @@ fn s5_4_2_leader_commit_is_carried_to_followers() {
         "the commit index travels with the next AppendEntries"
     );
     let carried = r.delivered.iter().any(|m| {
-        m.to == 3 && matches!(&m.body, Some(Body::AppendEntries(a)) if a.leader_commit == 1)
+        m.to().0 == 3
+            && matches!(m.body(), Some(Body::AppendEntries(a)) if a.leader_commit().0 == 1)
     });
     assert!(carried);
 }

@@ -4,7 +4,8 @@
 use std::collections::VecDeque;
 
 use raft_core::{
-    Action, AppendEntriesReply, Body, Config, Input, Message, Node, NodeId, RoleKind, Term,
+    Action, AppendEntriesReply, Body, Config, Input, LogIndex, Message, Node, NodeId, RoleKind,
+    Term,
 };
 
 fn cluster() -> (Vec<Node>, VecDeque<Message>) {
@@ -26,7 +27,7 @@ fn run(nodes: &mut [Node], queue: &mut VecDeque<Message>, at: usize, input: Inpu
 
 fn settle(nodes: &mut [Node], queue: &mut VecDeque<Message>) {
     while let Some(message) = queue.pop_front() {
-        let to = (message.to - 1) as usize;
+        let to = (message.to().0 - 1) as usize;
         run(nodes, queue, to, Input::Message(message));
     }
 }
@@ -42,13 +43,11 @@ fn a_rejection_past_the_leaders_log_does_not_stall_the_follower() {
         NodeId(2),
         NodeId(1),
         nodes[0].term(),
-        Body::AppendEntriesReply(AppendEntriesReply {
-            success: false,
-            match_index: 0,
-            rejected_index: 1_000,
-            conflict_term: 0,
-            conflict_index: 1_000,
-        }),
+        Body::AppendEntriesReply(AppendEntriesReply::reject(
+            LogIndex(1_000),
+            Term::ZERO,
+            LogIndex(1_000),
+        )),
     );
     run(&mut nodes, &mut queue, 0, Input::Message(forged));
     settle(&mut nodes, &mut queue);

@@ -44,7 +44,7 @@ fn s5_1_higher_term_makes_leader_step_down() {
     r.isolate(2);
     r.tick_until_campaign(2);
     r.heal();
-    r.deliver_where(|m| m.from == 2 && m.to == 1);
+    r.deliver_where(|m| m.from().0 == 2 && m.to().0 == 1);
     assert_eq!(r.node(1).role(), RoleKind::Follower);
     assert_eq!(r.node(1).term(), term.next());
     assert_eq!(
@@ -79,7 +79,7 @@ fn s5_1_stale_term_request_is_rejected() {
     let actions = n.step(msg(stale_append));
     let reply = only_send(&actions);
     assert_eq!(reply.term(), Term(3), "the answer carries the newer term");
-    assert!(!append_reply_of(reply).success);
+    assert!(!append_reply_of(reply).is_success());
     assert!(persists(&actions).is_empty());
     assert_eq!(n.last_log_index(), LogIndex(2), "nothing stored");
     assert_eq!(n.commit_index(), LogIndex(0), "nothing committed");
@@ -111,7 +111,7 @@ fn s5_1_stale_leader_steps_down_and_loses_its_uncommitted_entry() {
     assert_eq!(r.node(1).role(), RoleKind::Follower);
     assert_eq!(r.node(1).term(), r.node(2).term());
     assert_eq!(
-        r.node(1).entry(LogIndex(1)).map(|e| &e.data[..]),
+        r.node(1).entry(LogIndex(1)).map(|e| &e.data()[..]),
         Some(&b"kept"[..])
     );
 }
@@ -143,15 +143,14 @@ fn s5_2_follower_starts_election_after_timeout() {
     let requests = sends(&actions);
     assert_eq!(requests.len(), 2);
     for (request, peer) in requests.iter().zip([2, 3]) {
-        assert_eq!(request.to, peer);
+        assert_eq!(request.to().0, peer);
         assert_eq!(request.term(), Term(3));
         assert_eq!(
-            request.body,
-            Some(Body::RequestVote(raft_core::RequestVote {
-                last_log_index: 2,
-                last_log_term: 2,
-                pre_vote: false,
-            }))
+            request.body(),
+            Some(&Body::RequestVote(raft_core::RequestVote::vote(
+                LogIndex(2),
+                Term(2)
+            )))
         );
     }
 }
@@ -172,14 +171,14 @@ fn s5_2_candidate_wins_with_majority() {
     let actions = n.step(msg(vote(4, 1, 1, true)));
     assert_eq!(n.role(), RoleKind::Leader, "3 of 5 wins");
     let heartbeats = sends(&actions);
-    let targets: Vec<u64> = heartbeats.iter().map(|m| m.to).collect();
+    let targets: Vec<u64> = heartbeats.iter().map(|m| m.to().0).collect();
     assert_eq!(
         targets,
         [2, 3, 4, 5],
         "the new leader asserts itself at once"
     );
     for heartbeat in heartbeats {
-        assert!(append_of(heartbeat).entries.is_empty());
+        assert!(append_of(heartbeat).entries().is_empty());
     }
 }
 
@@ -221,7 +220,7 @@ fn s5_2_candidate_steps_down_on_leader_append() {
     tick_until_actions(&mut n);
     assert_eq!((n.role(), n.term()), (RoleKind::Candidate, Term(2)));
     let stale = n.step(msg(append(2, 1, 1, (0, 0), vec![], 0)));
-    assert!(!append_reply_of(only_send(&stale)).success);
+    assert!(!append_reply_of(only_send(&stale)).is_success());
     assert_eq!(
         n.role(),
         RoleKind::Candidate,
@@ -234,8 +233,8 @@ fn s5_2_candidate_steps_down_on_leader_append() {
     assert_eq!(n.leader_hint(), Some(NodeId(2)));
     assert_eq!(n.voted_for(), Some(NodeId(1)), "the vote of the term stays");
     let reply = append_reply_of(only_send(&actions));
-    assert!(reply.success);
-    assert_eq!(reply.match_index, 1);
+    assert!(reply.is_success());
+    assert_eq!(reply.match_index().0, 1);
 }
 
 #[test]
@@ -244,7 +243,7 @@ fn s5_2_split_vote_times_out_and_retries() {
     r.tick_until_campaign(1);
     r.tick_until_campaign(2);
     // n4 hears n2 first; n3 hears n1 first: two votes each, three needed.
-    r.deliver_where(|m| m.from == 2 && m.to == 4);
+    r.deliver_where(|m| m.from().0 == 2 && m.to().0 == 4);
     r.deliver_all();
     for id in [1, 2] {
         assert_eq!(r.node(id).role(), RoleKind::Candidate);
@@ -309,9 +308,9 @@ fn s5_2_leader_sends_heartbeats_at_the_configured_interval() {
         let sent = sends(&actions);
         if !sent.is_empty() {
             heartbeat_ticks.push(tick);
-            let targets: Vec<u64> = sent.iter().map(|m| m.to).collect();
+            let targets: Vec<u64> = sent.iter().map(|m| m.to().0).collect();
             assert_eq!(targets, [2, 3]);
-            assert!(sent.iter().all(|m| append_of(m).entries.is_empty()));
+            assert!(sent.iter().all(|m| append_of(m).entries().is_empty()));
         }
         r.deliver_all();
     }
@@ -348,7 +347,7 @@ fn s5_3_leader_replicates_proposal_immediately() {
     assert_eq!(appends.len(), 2);
     for append in appends {
         assert_eq!(
-            append_of(append).entries,
+            append_of(append).entries(),
             [raft_core::Entry::new(
                 LogIndex(1),
                 Term(1),
@@ -375,7 +374,7 @@ fn s5_3_batch_proposal_is_one_persist_and_one_append_per_peer() {
     assert_eq!(persists(&actions).len(), 1);
     let appends = sends(&actions);
     assert_eq!(appends.len(), 2);
-    assert!(appends.iter().all(|m| append_of(m).entries.len() == 3));
+    assert!(appends.iter().all(|m| append_of(m).entries().len() == 3));
     let proposed = router::proposal_outcome(&actions).expect("accepted");
     assert_eq!((proposed.index, proposed.count), (LogIndex(1), 3));
     let empty = r.step(1, Input::ProposeBatch(Vec::new()));
@@ -427,24 +426,24 @@ fn s5_3_log_matching_consistency_check_rejects() {
     // The follower holds index 2, but of term 1, not 2.
     let actions = n.step(msg(append(1, 2, 3, (2, 2), vec![entry(3, 3)], 0)));
     let reply = append_reply_of(only_send(&actions)).clone();
-    assert!(!reply.success);
+    assert!(!reply.is_success());
     assert_eq!(
         (
-            reply.rejected_index,
-            reply.conflict_term,
-            reply.conflict_index
+            reply.rejected_index().0,
+            reply.conflict_term().0,
+            reply.conflict_index().0
         ),
         (2, 1, 1)
     );
     // The follower's log is too short for index 5.
     let actions = n.step(msg(append(1, 2, 3, (5, 3), vec![entry(6, 3)], 0)));
     let reply = append_reply_of(only_send(&actions)).clone();
-    assert!(!reply.success);
+    assert!(!reply.is_success());
     assert_eq!(
         (
-            reply.rejected_index,
-            reply.conflict_term,
-            reply.conflict_index
+            reply.rejected_index().0,
+            reply.conflict_term().0,
+            reply.conflict_index().0
         ),
         (5, 0, 3)
     );
@@ -468,8 +467,8 @@ fn s5_3_follower_conflicting_entries_are_truncated() {
         "reply after persisting"
     );
     let reply = append_reply_of(only_send(&actions));
-    assert!(reply.success);
-    assert_eq!(reply.match_index, 3);
+    assert!(reply.is_success());
+    assert_eq!(reply.match_index().0, 3);
     assert_eq!(log_terms(&n), [1, 1, 3]);
 }
 
@@ -481,7 +480,7 @@ fn s5_3_follower_keeps_its_entries_on_a_delayed_append() {
         persists(&actions).is_empty(),
         "nothing to truncate or append"
     );
-    assert_eq!(append_reply_of(only_send(&actions)).match_index, 2);
+    assert_eq!(append_reply_of(only_send(&actions)).match_index().0, 2);
     assert_eq!(log_terms(&n), [1, 1, 1, 1]);
 }
 
@@ -501,8 +500,10 @@ fn backup_rejections(leader: &[u64], follower: &[u64]) -> usize {
     assert_eq!(log_terms(r.node(2)), leader, "the follower converged");
     r.delivered
         .iter()
-        .filter(|m| m.from == 2 && m.to == 1)
-        .filter(|m| matches!(&m.body, Some(Body::AppendEntriesReply(reply)) if !reply.success))
+        .filter(|m| m.from().0 == 2 && m.to().0 == 1)
+        .filter(
+            |m| matches!(m.body(), Some(Body::AppendEntriesReply(reply)) if !reply.is_success()),
+        )
         .count()
 }
 
@@ -570,12 +571,12 @@ fn s5_3_several_entries_per_append_capped_by_max_message_bytes() {
     let to_n3: Vec<_> = r
         .delivered
         .iter()
-        .filter(|m| m.to == 3 && matches!(m.body, Some(Body::AppendEntries(_))))
-        .map(|m| append_of(m).entries.clone())
+        .filter(|m| m.to().0 == 3 && matches!(m.body(), Some(Body::AppendEntries(_))))
+        .map(|m| append_of(m).entries().to_vec())
         .filter(|entries| !entries.is_empty())
         .collect();
     for entries in &to_n3 {
-        let bytes: usize = entries.iter().map(|e| e.data.len()).sum();
+        let bytes: usize = entries.iter().map(|e| e.data().len()).sum();
         assert!(
             entries.len() == 1 || bytes <= 30,
             "{} entries, {bytes} bytes",
@@ -588,7 +589,7 @@ fn s5_3_several_entries_per_append_capped_by_max_message_bytes() {
     );
     assert!(to_n3
         .iter()
-        .any(|entries| entries.len() == 1 && entries[0].data.len() == 50));
+        .any(|entries| entries.len() == 1 && entries[0].data().len() == 50));
     assert!(
         to_n3.len() <= 5,
         "catch-up takes few messages: {}",

@@ -43,15 +43,15 @@ fn tick_until_actions(node: &mut Node) -> Vec<Action> {
 
 /// The answer of a pre-vote reply (`None` for any other message).
 fn pre_vote_answer(message: &Message) -> Option<bool> {
-    match &message.body {
-        Some(Body::RequestVoteReply(reply)) if reply.pre_vote => Some(reply.granted),
+    match message.body() {
+        Some(Body::RequestVoteReply(reply)) if reply.is_pre_vote() => Some(reply.granted()),
         _ => None,
     }
 }
 
 /// Whether `message` is a pre-vote request.
 fn is_pre_vote(message: &Message) -> bool {
-    matches!(&message.body, Some(Body::RequestVote(request)) if request.pre_vote)
+    matches!(message.body(), Some(Body::RequestVote(request)) if request.is_pre_vote())
 }
 
 #[test]

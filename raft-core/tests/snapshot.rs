@@ -48,13 +48,13 @@ fn cluster_needing_snapshot_at_6() -> Router {
 }
 
 fn is_install(message: &Message) -> bool {
-    matches!(message.body, Some(Body::InstallSnapshot(_)))
+    matches!(message.body(), Some(Body::InstallSnapshot(_)))
 }
 
 /// What `message` says in its InstallSnapshotReply.
 fn snapshot_reply_index(message: &Message) -> u64 {
-    match &message.body {
-        Some(Body::InstallSnapshotReply(reply)) => reply.last_included_index,
+    match message.body() {
+        Some(Body::InstallSnapshotReply(reply)) => reply.last_included_index().0,
         other => panic!("expected an InstallSnapshotReply, got {other:?}"),
     }
 }
@@ -197,7 +197,7 @@ fn install_snapshot_over_a_conflicting_entry_discards_the_log() {
     // The leader's next AppendEntries (prev = the snapshot) is accepted: no livelock.
     let actions = n.step(msg(append(1, 2, 3, (4, 3), vec![entry(5, 3)], 5)));
     let reply = router::build::append_reply_of(only_send(&actions));
-    assert!(reply.success);
+    assert!(reply.is_success());
     assert_eq!(n.commit_index(), LogIndex(5));
 }
 
@@ -216,7 +216,7 @@ fn install_snapshot_over_a_matching_entry_keeps_the_suffix() {
     let applied: Vec<u64> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Apply(Apply::Entry(e)) => Some(e.index),
+            Action::Apply(Apply::Entry(e)) => Some(e.index().0),
             _ => None,
         })
         .collect();
@@ -292,7 +292,7 @@ fn restart_from_snapshot_and_log_reapplies_later_entries() {
     let again: Vec<u64> = r.applied[&2][applied_before..]
         .iter()
         .map(|a| match a {
-            Apply::Entry(e) => e.index,
+            Apply::Entry(e) => e.index().0,
             Apply::Snapshot { .. } => panic!("no snapshot needed"),
         })
         .collect();
@@ -321,7 +321,7 @@ fn leader_sends_snapshot_to_a_follower_behind_its_first_index() {
         .iter()
         .find(|m| is_install(m))
         .expect("an InstallSnapshot");
-    assert_eq!(install.to, 3);
+    assert_eq!(install.to().0, 3);
     let snapshot_applies: Vec<_> = r.applied[&3]
         .iter()
         .filter_map(|a| match a {
@@ -360,7 +360,7 @@ fn lost_install_snapshot_is_sent_again() {
 fn a_slow_install_snapshot_reply_costs_no_second_snapshot() {
     let mut r = cluster_needing_snapshot_at_6();
     // Every InstallSnapshotReply is held back for good, as if the network delayed it.
-    let is_install_reply = |m: &Message| matches!(m.body, Some(Body::InstallSnapshotReply(_)));
+    let is_install_reply = |m: &Message| matches!(m.body(), Some(Body::InstallSnapshotReply(_)));
     let heartbeat = u64::from(r.config(1).heartbeat_interval_ticks());
     let patience = u64::from(raft_core::SNAPSHOT_PATIENCE_HEARTBEATS);
     // Fewer heartbeats than the leader's patience: the snapshot goes out once, and the
@@ -408,7 +408,7 @@ fn no_entry_at_or_below_a_snapshot_is_applied_after_it() {
     let applied_by_3: Vec<String> = r.applied[&3]
         .iter()
         .map(|a| match a {
-            Apply::Entry(e) => format!("e{}", e.index),
+            Apply::Entry(e) => format!("e{}", e.index().0),
             Apply::Snapshot { index, .. } => format!("s{}", index.0),
         })
         .collect();

@@ -35,12 +35,12 @@ fn entries(first: u64, count: u64) -> Vec<Entry> {
 
 /// An AppendEntries from leader 1 in term 1, carrying `count` entries after `prev`.
 fn append(prev: u64, count: u64, leader_commit: u64) -> Message {
-    let body = Body::AppendEntries(AppendEntries {
-        prev_log_index: prev,
-        prev_log_term: if prev == 0 { 0 } else { 1 },
-        entries: entries(prev + 1, count),
-        leader_commit,
-    });
+    let body = Body::AppendEntries(AppendEntries::new(
+        LogIndex(prev),
+        Term(u64::from(prev != 0)),
+        entries(prev + 1, count),
+        LogIndex(leader_commit),
+    ));
     Message::new(NodeId(1), NodeId(2), Term(1), body)
 }
 

@@ -103,22 +103,22 @@ impl SafetyChecker {
     }
 
     fn record_commit(&mut self, server: usize, entry: &Entry) -> Result<(), String> {
-        let position = (entry.index - 1) as usize;
+        let position = (entry.index().0 - 1) as usize;
         if self.committed.len() <= position {
             self.committed.resize(position + 1, None);
         }
         match &self.committed[position] {
-            Some((term, data)) if *term != entry.term() || *data != entry.data => Err(format!(
+            Some((term, data)) if *term != entry.term() || *data != entry.data() => Err(format!(
                 "state machine safety: index {} committed as {}/{} bytes earlier, server {server} commits {}/{} bytes",
-                entry.index,
+                entry.index().0,
                 term.0,
                 data.len(),
-                entry.term,
-                entry.data.len()
+                entry.term().0,
+                entry.data().len()
             )),
             Some(_) => Ok(()),
             None => {
-                self.committed[position] = Some((entry.term(), entry.data.clone()));
+                self.committed[position] = Some((entry.term(), entry.data().clone()));
                 Ok(())
             }
         }

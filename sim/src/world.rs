@@ -332,9 +332,9 @@ impl World {
                 }
                 Action::Send(message) => self.send(i, &message),
                 Action::Apply(Apply::Entry(entry)) => {
-                    self.trace.mix(&[2, entry.index, entry.term]);
-                    match self.applier.on_entry(i, entry.index, &entry.data) {
-                        Ok(Some(snapshot)) => snapshot_request = Some((entry.index, snapshot)),
+                    self.trace.mix(&[2, entry.index().0, entry.term().0]);
+                    match self.applier.on_entry(i, entry.index().0, entry.data()) {
+                        Ok(Some(snapshot)) => snapshot_request = Some((entry.index().0, snapshot)),
                         Ok(None) => {}
                         Err(e) => self.fail(e),
                     }
@@ -392,7 +392,7 @@ impl World {
         if !is_reply {
             self.stats.bytes += bytes.len() as u64;
         }
-        let Some(to) = server_index(message.to_id(), self.servers.len()) else {
+        let Some(to) = server_index(message.to(), self.servers.len()) else {
             return;
         };
         if !self.net.link_up(from, to) {

@@ -56,7 +56,7 @@ impl HandCluster {
     /// Delivers every queued message (and what they cause) until quiet.
     pub fn settle(&mut self) {
         while let Some(message) = self.inbox.pop_front() {
-            let to = (message.to - 1) as usize;
+            let to = (message.to().0 - 1) as usize;
             let actions = self.nodes[to].step(Input::Message(message));
             self.absorb(actions);
         }

@@ -62,78 +62,58 @@ pub fn append(
     entries: Vec<Entry>,
     leader_commit: u64,
 ) -> Message {
-    let body = Body::AppendEntries(AppendEntries {
-        prev_log_index: prev.0,
-        prev_log_term: prev.1,
+    let body = Body::AppendEntries(AppendEntries::new(
+        LogIndex(prev.0),
+        Term(prev.1),
         entries,
-        leader_commit,
-    });
+        LogIndex(leader_commit),
+    ));
     message(from, to, term, body)
 }
 
 /// A RequestVote for a candidate whose log ends at (`last_index`, `last_term`).
 pub fn request_vote(from: u64, to: u64, term: u64, last: (u64, u64)) -> Message {
-    let body = Body::RequestVote(RequestVote {
-        last_log_index: last.0,
-        last_log_term: last.1,
-        pre_vote: false,
-    });
+    let body = Body::RequestVote(RequestVote::vote(LogIndex(last.0), Term(last.1)));
     message(from, to, term, body)
 }
 
 /// A pre-vote request for `term` (the term the candidate would campaign in).
 pub fn pre_vote(from: u64, to: u64, term: u64, last: (u64, u64)) -> Message {
-    let body = Body::RequestVote(RequestVote {
-        last_log_index: last.0,
-        last_log_term: last.1,
-        pre_vote: true,
-    });
+    let body = Body::RequestVote(RequestVote::pre_vote(LogIndex(last.0), Term(last.1)));
     message(from, to, term, body)
 }
 
 /// A vote answer.
 pub fn vote(from: u64, to: u64, term: u64, granted: bool) -> Message {
-    let body = Body::RequestVoteReply(RequestVoteReply {
-        granted,
-        pre_vote: false,
-    });
+    let body = Body::RequestVoteReply(RequestVoteReply::new(granted, false));
     message(from, to, term, body)
 }
 
 /// A pre-vote answer.
 pub fn pre_vote_reply(from: u64, to: u64, term: u64, granted: bool) -> Message {
-    let body = Body::RequestVoteReply(RequestVoteReply {
-        granted,
-        pre_vote: true,
-    });
+    let body = Body::RequestVoteReply(RequestVoteReply::new(granted, true));
     message(from, to, term, body)
 }
 
 /// A successful AppendEntries answer matching up to `match_index`.
 pub fn append_ok(from: u64, to: u64, term: u64, match_index: u64) -> Message {
-    let body = Body::AppendEntriesReply(AppendEntriesReply {
-        success: true,
-        match_index,
-        ..AppendEntriesReply::default()
-    });
+    let body = Body::AppendEntriesReply(AppendEntriesReply::success(LogIndex(match_index)));
     message(from, to, term, body)
 }
 
 /// An InstallSnapshot of everything up to (`index`, `index_term`).
 pub fn install_snapshot(from: u64, to: u64, term: u64, last: (u64, u64), data: &str) -> Message {
-    let body = Body::InstallSnapshot(InstallSnapshot {
-        last_included_index: last.0,
-        last_included_term: last.1,
-        data: Bytes::from(data.to_owned()),
-    });
+    let body = Body::InstallSnapshot(InstallSnapshot::new(
+        LogIndex(last.0),
+        Term(last.1),
+        Bytes::from(data.to_owned()),
+    ));
     message(from, to, term, body)
 }
 
 /// An InstallSnapshot answer.
 pub fn snapshot_reply(from: u64, to: u64, term: u64, last_included_index: u64) -> Message {
-    let body = Body::InstallSnapshotReply(InstallSnapshotReply {
-        last_included_index,
-    });
+    let body = Body::InstallSnapshotReply(InstallSnapshotReply::new(LogIndex(last_included_index)));
     message(from, to, term, body)
 }
 
@@ -168,7 +148,7 @@ pub fn only_send(actions: &[Action]) -> &Message {
 
 /// The AppendEntriesReply body of `message`; panics on any other kind.
 pub fn append_reply_of(message: &Message) -> &AppendEntriesReply {
-    match &message.body {
+    match message.body() {
         Some(Body::AppendEntriesReply(reply)) => reply,
         other => panic!("expected an AppendEntriesReply, got {other:?}"),
     }
@@ -176,7 +156,7 @@ pub fn append_reply_of(message: &Message) -> &AppendEntriesReply {
 
 /// The AppendEntries body of `message`; panics on any other kind.
 pub fn append_of(message: &Message) -> &AppendEntries {
-    match &message.body {
+    match message.body() {
         Some(Body::AppendEntries(append)) => append,
         other => panic!("expected an AppendEntries, got {other:?}"),
     }
@@ -184,13 +164,7 @@ pub fn append_of(message: &Message) -> &AppendEntries {
 
 /// Whether `message` is a granted vote.
 pub fn is_granted(message: &Message) -> bool {
-    matches!(
-        &message.body,
-        Some(Body::RequestVoteReply(RequestVoteReply {
-            granted: true,
-            ..
-        }))
-    )
+    matches!(message.body(), Some(Body::RequestVoteReply(reply)) if reply.granted())
 }
 
 /// The entry terms of `node`'s log from its first held index to its last.

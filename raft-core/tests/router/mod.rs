@@ -172,7 +172,7 @@ impl Router {
         self.applied[&id]
             .iter()
             .filter_map(|apply| match apply {
-                Apply::Entry(entry) => Some(entry.data.clone()),
+                Apply::Entry(entry) => Some(entry.data().clone()),
                 Apply::Snapshot { .. } => None,
             })
             .collect()
@@ -305,7 +305,7 @@ impl Router {
     }
 
     fn deliver(&mut self, message: Message) {
-        let (from, to) = (message.from, message.to);
+        let (from, to) = (message.from().0, message.to().0);
         if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
             return;
         }
@@ -313,7 +313,11 @@ impl Router {
         let decoded = Message::from_bytes(&message.to_bytes()).expect("a sent message decodes");
         assert_eq!(decoded, message, "the codec round-trips every sent message");
         self.delivered.push(message.clone());
-        self.step(to, Input::Message(decoded));
+        let is_request = !message.is_reply();
+        let actions = self.step(to, Input::Message(decoded));
+        if is_request {
+            check_at_most_one_reply(&message, &actions);
+        }
     }
 
     /// Cuts both directions between `id` and every other node.
@@ -442,12 +446,12 @@ impl Router {
                 let term_now = self.nodes[&id].term();
                 let chosen = self.chosen.entry(entry.index()).or_insert(Chosen {
                     term: entry.term(),
-                    data: entry.data.clone(),
+                    data: entry.data().clone(),
                     committed_by: term_now,
                 });
                 assert_eq!(
                     (chosen.term, &chosen.data),
-                    (entry.term(), &entry.data),
+                    (entry.term(), entry.data()),
                     "state machine safety broken at {}",
                     entry.index()
                 );
@@ -530,19 +534,39 @@ pub fn proposal_outcome(actions: &[Action]) -> Result<Proposed, ProposeError> {
     outcomes[0]
 }
 
+/// The contract request/response runtimes rely on: stepping a request yields at most one
+/// reply, addressed to the request's sender.
+fn check_at_most_one_reply(request: &Message, actions: &[Action]) {
+    let replies: Vec<&Message> = actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Send(message) if message.is_reply() => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        replies.len() <= 1,
+        "one request, {} replies: {actions:?}",
+        replies.len()
+    );
+    if let Some(reply) = replies.first() {
+        assert_eq!(reply.to(), request.from(), "a reply goes to the requester");
+    }
+}
+
 /// Checks that what a message claims is already durable on its sender.
 fn check_send_is_durable(id: u64, persisted: &PersistedState, message: &Message) {
-    assert_eq!(message.from, id, "n{id} sends as itself");
-    match &message.body {
+    assert_eq!(message.from().0, id, "n{id} sends as itself");
+    match message.body() {
         // A pre-vote speaks of the term the candidate would campaign in.
-        Some(Body::RequestVote(request)) if request.pre_vote => {
+        Some(Body::RequestVote(request)) if request.is_pre_vote() => {
             assert_eq!(
                 message.term(),
                 persisted.term().next(),
                 "n{id} pre-vote term"
             );
         }
-        Some(Body::RequestVoteReply(reply)) if reply.pre_vote && reply.granted => {
+        Some(Body::RequestVoteReply(reply)) if reply.is_pre_vote() && reply.granted() => {
             assert!(
                 message.term() > persisted.term(),
                 "n{id} granted a stale pre-vote"
@@ -563,41 +587,41 @@ fn check_send_is_durable(id: u64, persisted: &PersistedState, message: &Message)
                 .iter()
                 .any(|e| e.index() == index && e.term() == Term(term))
     };
-    match &message.body {
-        Some(Body::RequestVote(request)) if !request.pre_vote => {
+    match message.body() {
+        Some(Body::RequestVote(request)) if !request.is_pre_vote() => {
             assert_eq!(
                 persisted.voted_for(),
                 Some(NodeId(id)),
                 "candidate vote durable"
             );
         }
-        Some(Body::RequestVoteReply(reply)) if reply.granted && !reply.pre_vote => {
+        Some(Body::RequestVoteReply(reply)) if reply.granted() && !reply.is_pre_vote() => {
             assert_eq!(
                 persisted.voted_for(),
-                Some(message.to_id()),
+                Some(message.to()),
                 "n{id} granted a vote it had not persisted"
             );
         }
         Some(Body::AppendEntries(append)) => {
-            for entry in &append.entries {
+            for entry in append.entries() {
                 assert!(
-                    holds(entry.index, entry.term),
+                    holds(entry.index().0, entry.term().0),
                     "n{id} sent entry {} it had not persisted",
-                    entry.index
+                    entry.index().0
                 );
             }
         }
-        Some(Body::AppendEntriesReply(reply)) if reply.success => {
+        Some(Body::AppendEntriesReply(reply)) if reply.is_success() => {
             assert!(
-                persisted.last_index() >= LogIndex(reply.match_index),
+                persisted.last_index() >= reply.match_index(),
                 "n{id} acknowledged {} before persisting it",
-                reply.match_index
+                reply.match_index()
             );
         }
         Some(Body::InstallSnapshot(snapshot)) => {
             assert!(holds(
-                snapshot.last_included_index,
-                snapshot.last_included_term
+                snapshot.last_included_index().0,
+                snapshot.last_included_term().0
             ));
         }
         _ => {}

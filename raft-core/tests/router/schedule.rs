@@ -167,7 +167,7 @@ pub fn run(router: &mut Router, ops: &[Op]) {
                     }
                     if router.is_up(leader) {
                         router.crash(leader);
-                        router.drop_where(|message| message.from == leader);
+                        router.drop_where(|message| message.from().0 == leader);
                     }
                 }
             }
@@ -197,7 +197,7 @@ pub fn run(router: &mut Router, ops: &[Op]) {
 }
 
 fn is_vote_request(action: &Action) -> bool {
-    matches!(action, Action::Send(message) if matches!(message.body, Some(Body::RequestVote(_))))
+    matches!(action, Action::Send(message) if matches!(message.body(), Some(Body::RequestVote(_))))
 }
 
 /// The healed phase: every node restarts, every link works, and a fresh command

@@ -172,12 +172,13 @@ impl Cluster {
         }
         for message in self.in_flight.drain(..) {
             let to = message
-                .to
+                .to()
+                .0
                 .checked_sub(1)
                 .and_then(|to| usize::try_from(to).ok());
             match to.and_then(|to| self.pending.get_mut(to)) {
                 Some(inputs) => inputs.push(Input::Message(message)),
-                None => return Err(format!("a message to unknown node {}", message.to)),
+                None => return Err(format!("a message to unknown node {}", message.to().0)),
             }
         }
         Ok(())
@@ -195,12 +196,12 @@ impl Cluster {
                     self.in_flight.push(message);
                 }
                 Action::Apply(Apply::Entry(entry)) => {
-                    self.check_apply(i, entry.index, &entry.data)?;
+                    self.check_apply(i, entry.index().0, entry.data())?;
                     if self
                         .snapshot_every
-                        .is_some_and(|every| entry.index % every == 0)
+                        .is_some_and(|every| entry.index().0 % every == 0)
                     {
-                        snapshot_at = Some(entry.index);
+                        snapshot_at = Some(entry.index().0);
                     }
                 }
                 Action::Apply(Apply::Snapshot { index, .. }) => {

@@ -24,13 +24,14 @@ impl CountingDisk {
             PersistAction::Append(entries) => {
                 let mut bytes = 0;
                 for entry in entries {
-                    if entry.index != self.last_index + 1 {
+                    if entry.index().0 != self.last_index + 1 {
                         return Err(format!(
                             "append of {} after {}",
-                            entry.index, self.last_index
+                            entry.index().0,
+                            self.last_index
                         ));
                     }
-                    self.last_index = entry.index;
+                    self.last_index = entry.index().0;
                     bytes += entry_record_len(entry) as u64;
                 }
                 Ok(bytes)
