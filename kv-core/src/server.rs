@@ -1,0 +1,583 @@
+//! [`KvServer`]: one Raft node and the key/value state machine on top of it, as a pure
+//! state machine with the single entry point [`KvServer::step`].
+//!
+//! A client request is screened (limits, duplicates, leadership), proposed to Raft and
+//! answered when its entry applies. Raft's persist and send actions pass through in
+//! Raft's order; applies update the state and answer the waiting clients; at the end of
+//! every step the server drops waiters whose term is gone and snapshots when the raft
+//! state is large (see [`crate::config`] for the policy).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use raft_core::{LogIndex, Message, Node, NodeId, PersistAction, PersistedState, Term};
+
+use crate::adapter::{self, RaftEvent};
+use crate::config::{KvConfig, ReadMode};
+use crate::error::{KvFatalError, KvRestoreError};
+use crate::proto::{Op, Outcome, Refusal, Reply, Request};
+use crate::snapshot;
+use crate::state::KvState;
+use crate::types::{ClientAddr, ClientId, Seq, StateDigest};
+use crate::waiting::{Waiter, Waiting};
+
+/// Something that happens to a KV server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerInput {
+    /// One unit of logical time passed (Raft's election and heartbeat timers count these).
+    Tick,
+    /// A Raft message arrived from a peer server.
+    Raft(Message),
+    /// A client request arrived from `from`; the answer goes back to `from`.
+    Request {
+        /// Where to send the reply.
+        from: ClientAddr,
+        /// The decoded request.
+        request: Request,
+    },
+    /// Several client requests arrived together: a leader appends the ones it accepts as
+    /// one Raft batch (one persist, one AppendEntries per follower).
+    Requests(Vec<(ClientAddr, Request)>),
+}
+
+/// Something the driver must do, in the order the actions were returned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerAction {
+    /// Make this change durable before carrying out any later action (Raft's own).
+    Persist(PersistAction),
+    /// Send this Raft message to the peer `message.to` (Raft's own).
+    Send(Message),
+    /// Send `reply` to the client at `to`.
+    Reply {
+        /// The address the request came from.
+        to: ClientAddr,
+        /// The answer.
+        reply: Reply,
+    },
+    /// The state machine advanced (for checkers; a driver may ignore it).
+    Applied(Applied),
+    /// The server stopped for good; see [`KvFatalError`].
+    Halted(KvFatalError),
+}
+
+/// The state machine reached `index`: every server that reports the same index reports
+/// the same term and digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The last index applied.
+    pub index: LogIndex,
+    /// The term of that entry.
+    pub term: Term,
+    /// The digest of the state there.
+    pub digest: StateDigest,
+    /// How the server got there.
+    pub source: AppliedSource,
+}
+
+/// How a server reached an applied index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppliedSource {
+    /// It applied the entry at that index (a command, or a no-op entry).
+    Entry,
+    /// It installed a snapshot from the leader covering everything up to that index.
+    Snapshot,
+}
+
+/// A request the leader proposes in this step.
+#[derive(Clone, Copy, Debug)]
+struct Proposal {
+    client: ClientId,
+    seq: Seq,
+    reply_to: ClientAddr,
+}
+
+/// What to do with a request before it reaches the log.
+enum Screening {
+    /// Answer it now.
+    Answer(Outcome),
+    /// A stale retry of a Get the client has moved past: nobody waits for it.
+    Drop,
+    /// This server leads: put it in the log.
+    Propose,
+}
+
+/// One KV server: a Raft node and the replicated key/value state on top of it.
+///
+/// Everything that happens to the server is a [`ServerInput`] to [`KvServer::step`];
+/// everything it wants done comes back as [`ServerAction`]s. See the crate docs for the
+/// contract.
+#[derive(Clone, Debug)]
+pub struct KvServer {
+    config: KvConfig,
+    node: Node,
+    state: KvState,
+    applied: LogIndex,
+    applied_term: Term,
+    waiting: Waiting,
+    halted: Option<KvFatalError>,
+    /// Actions of the step in progress.
+    actions: Vec<ServerAction>,
+}
+
+impl KvServer {
+    /// A fresh server with an empty state and an empty Raft log.
+    pub fn new(config: KvConfig, raft_config: raft_core::Config) -> KvServer {
+        let node = Node::new(raft_config);
+        KvServer::from_parts(config, node, KvState::default(), LogIndex::ZERO, Term::ZERO)
+    }
+
+    /// A server restarted from what it persisted: the map and the duplicate table come
+    /// from the persisted snapshot; Raft then applies the rest of the log again as it
+    /// learns which entries are committed. Corrupt snapshot bytes or an inconsistent raft
+    /// state give an error, never a panic.
+    pub fn restore(
+        config: KvConfig,
+        raft_config: raft_core::Config,
+        persisted: &PersistedState,
+    ) -> Result<KvServer, KvRestoreError> {
+        let index = persisted.snapshot_index();
+        let state = if index == LogIndex::ZERO {
+            KvState::default()
+        } else {
+            snapshot::decode(persisted.snapshot_data(), index)
+                .map_err(|error| KvRestoreError::Snapshot { index, error })?
+        };
+        let node = Node::restore(raft_config, persisted)?;
+        Ok(KvServer::from_parts(
+            config,
+            node,
+            state,
+            index,
+            persisted.snapshot_term(),
+        ))
+    }
+
+    fn from_parts(
+        config: KvConfig,
+        node: Node,
+        state: KvState,
+        applied: LogIndex,
+        applied_term: Term,
+    ) -> KvServer {
+        KvServer {
+            config,
+            node,
+            state,
+            applied,
+            applied_term,
+            waiting: Waiting::default(),
+            halted: None,
+            actions: Vec::new(),
+        }
+    }
+
+    /// Feeds one input to the server and returns what the driver must do, in order.
+    ///
+    /// Deterministic: the same configurations and the same inputs give the same actions.
+    /// No I/O happens inside. Raft's persist and send actions keep Raft's order (what
+    /// must be durable comes before the message that depends on it); a reply comes after
+    /// the apply it reports. A driver that carries the actions out in order is correct.
+    pub fn step(&mut self, input: ServerInput) -> Vec<ServerAction> {
+        if self.halted.is_some() {
+            self.step_halted(input);
+        } else {
+            match input {
+                ServerInput::Tick => self.step_raft(raft_core::Input::Tick, &[]),
+                ServerInput::Raft(message) => {
+                    self.step_raft(raft_core::Input::Message(message), &[]);
+                }
+                ServerInput::Request { from, request } => self.take_requests(vec![(from, request)]),
+                ServerInput::Requests(batch) => self.take_requests(batch),
+            }
+            self.settle();
+        }
+        debug_assert!(
+            self.halted.is_some() || self.applied == self.node.applied_index(),
+            "the state machine and raft disagree on the applied index"
+        );
+        std::mem::take(&mut self.actions)
+    }
+
+    /// A halted server is gone for Raft; clients are sent elsewhere.
+    fn step_halted(&mut self, input: ServerInput) {
+        let requests = match input {
+            ServerInput::Request { from, request } => vec![(from, request)],
+            ServerInput::Requests(batch) => batch,
+            ServerInput::Tick | ServerInput::Raft(_) => return,
+        };
+        for (from, request) in requests {
+            let outcome = Outcome::WrongLeader { leader_hint: None };
+            self.reply(from, request.client, request.seq, outcome);
+        }
+    }
+
+    /// Screens each request, then proposes the admitted ones as one Raft batch.
+    fn take_requests(&mut self, batch: Vec<(ClientAddr, Request)>) {
+        let mut proposals: Vec<Proposal> = Vec::new();
+        let mut commands: Vec<Bytes> = Vec::new();
+        let mut in_batch: BTreeMap<(ClientId, Seq), usize> = BTreeMap::new();
+        let term = self.node.term();
+        let mut next_index = self.node.last_log_index().next();
+        let mut raft_state = self.node.raft_state_size();
+        for (from, request) in batch {
+            let (client, seq) = (request.client, request.seq);
+            match self.screen(&request) {
+                Screening::Answer(outcome) => {
+                    self.reply(from, client, seq, outcome);
+                    continue;
+                }
+                Screening::Drop => continue,
+                Screening::Propose => {}
+            }
+            if self.waiting.redirect(client, seq, from) {
+                continue;
+            }
+            if let Some(&position) = in_batch.get(&(client, seq)) {
+                proposals[position].reply_to = from;
+                continue;
+            }
+            let command = Bytes::from(request.to_bytes());
+            let added = adapter::entry_len(next_index, term, &command);
+            if let Some(limit) = self.config.admission_limit_bytes() {
+                if raft_state + added > limit {
+                    self.reply(
+                        from,
+                        client,
+                        seq,
+                        Outcome::WrongLeader { leader_hint: None },
+                    );
+                    continue;
+                }
+            }
+            raft_state += added;
+            next_index = next_index.next();
+            in_batch.insert((client, seq), proposals.len());
+            proposals.push(Proposal {
+                client,
+                seq,
+                reply_to: from,
+            });
+            commands.push(command);
+        }
+        let input = match commands.len() {
+            0 => return,
+            1 => raft_core::Input::Propose(commands.swap_remove(0)),
+            _ => raft_core::Input::ProposeBatch(commands),
+        };
+        self.step_raft(input, &proposals);
+    }
+
+    /// Decides what to do with a request before it reaches the log.
+    fn screen(&self, request: &Request) -> Screening {
+        if let Err(refusal) = self.check_limits(request) {
+            return Screening::Answer(Outcome::Refused(refusal));
+        }
+        if self.state.is_applied(request.client, request.seq) {
+            match (&request.op, self.config.read_mode()) {
+                // Applied once already: answer as the original was answered.
+                (Op::Put { .. } | Op::Append { .. }, _) => {
+                    return Screening::Answer(Outcome::Ok {
+                        value: String::new(),
+                    });
+                }
+                // The client has moved past this Get: nobody waits for the answer.
+                (Op::Get { .. }, ReadMode::Log)
+                    if self.state.last_seq(request.client) > Some(request.seq) =>
+                {
+                    return Screening::Drop;
+                }
+                // A retry of the current Get reads again, through the log.
+                (Op::Get { .. }, ReadMode::Log) => {}
+            }
+        }
+        if !self.node.is_leader() {
+            return Screening::Answer(Outcome::WrongLeader {
+                leader_hint: self.node.leader_hint(),
+            });
+        }
+        Screening::Propose
+    }
+
+    fn check_limits(&self, request: &Request) -> Result<(), Refusal> {
+        let key = request.op.key().len();
+        if key > self.config.max_key_bytes() {
+            return Err(Refusal::KeyTooLarge {
+                bytes: key as u64,
+                max: self.config.max_key_bytes() as u64,
+            });
+        }
+        if let Some(value) = request.op.value() {
+            if value.len() > self.config.max_value_bytes() {
+                return Err(Refusal::ValueTooLarge {
+                    bytes: value.len() as u64,
+                    max: self.config.max_value_bytes() as u64,
+                });
+            }
+        }
+        if let Some(max) = self.config.max_command_bytes() {
+            let command = request.encoded_len();
+            if command > max {
+                return Err(Refusal::CommandTooLarge {
+                    bytes: command as u64,
+                    max: max as u64,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Steps the node and absorbs its actions; `proposals` are the requests behind a
+    /// proposal input, in order.
+    fn step_raft(&mut self, input: raft_core::Input, proposals: &[Proposal]) {
+        for action in self.node.step(input) {
+            match RaftEvent::from(action) {
+                RaftEvent::Persist(persist) => self.actions.push(ServerAction::Persist(persist)),
+                RaftEvent::Send(message) => self.actions.push(ServerAction::Send(message)),
+                RaftEvent::Entry { index, term, data } => self.apply_entry(index, term, &data),
+                RaftEvent::Snapshot { index, term, data } => {
+                    self.install_snapshot(index, term, &data);
+                }
+                RaftEvent::Proposed { first, term, count } => {
+                    debug_assert_eq!(count, proposals.len() as u64);
+                    self.wait_for(first, term, proposals);
+                }
+                RaftEvent::ProposalRefused => {
+                    let leader_hint = self.node.leader_hint();
+                    for proposal in proposals {
+                        let outcome = Outcome::WrongLeader { leader_hint };
+                        self.reply(proposal.reply_to, proposal.client, proposal.seq, outcome);
+                    }
+                }
+                RaftEvent::SnapshotAnswered { taken } => {
+                    debug_assert!(taken, "raft refused a snapshot of applied entries");
+                }
+            }
+        }
+    }
+
+    fn wait_for(&mut self, first: LogIndex, term: Term, proposals: &[Proposal]) {
+        for (offset, proposal) in proposals.iter().enumerate() {
+            let waiter = Waiter {
+                term,
+                client: proposal.client,
+                seq: proposal.seq,
+                reply_to: proposal.reply_to,
+            };
+            self.waiting.add(first.plus(offset as u64), waiter);
+        }
+    }
+
+    /// Applies one committed entry and answers whoever waited for its index. An empty
+    /// entry or one that does not decode is a no-op (it still moves the applied index).
+    fn apply_entry(&mut self, index: LogIndex, term: Term, data: &Bytes) {
+        if self.halted.is_some() || index <= self.applied {
+            return;
+        }
+        debug_assert_eq!(index, self.applied.next(), "raft applies in index order");
+        let request = if data.is_empty() {
+            None
+        } else {
+            Request::from_bytes(data).ok()
+        };
+        let identity = request
+            .as_ref()
+            .map(|request| (request.client, request.seq));
+        let want_read = self.waiting.waits_at(index);
+        let mut read = request.and_then(|request| self.state.apply(request, want_read).read);
+        self.applied = index;
+        self.applied_term = term;
+        for (at, waiter) in self.waiting.take_through(index) {
+            let ours =
+                at == index && waiter.term == term && identity == Some((waiter.client, waiter.seq));
+            let outcome = if ours {
+                Outcome::Ok {
+                    value: read.take().unwrap_or_default(),
+                }
+            } else {
+                // Another entry took that index: ours will never commit there.
+                Outcome::WrongLeader {
+                    leader_hint: self.node.leader_hint(),
+                }
+            };
+            self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+        }
+        self.report_applied(AppliedSource::Entry);
+    }
+
+    /// Replaces the state with a snapshot from the leader, unless it is stale.
+    fn install_snapshot(&mut self, index: LogIndex, term: Term, data: &Bytes) {
+        if self.halted.is_some() || index <= self.applied {
+            return;
+        }
+        match snapshot::decode(data, index) {
+            Ok(state) => {
+                self.state = state;
+                self.applied = index;
+                self.applied_term = term;
+                let leader_hint = self.node.leader_hint();
+                for (_, waiter) in self.waiting.take_through(index) {
+                    let outcome = Outcome::WrongLeader { leader_hint };
+                    self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+                }
+                self.report_applied(AppliedSource::Snapshot);
+            }
+            Err(error) => self.halt(KvFatalError::InstalledSnapshot { index, error }),
+        }
+    }
+
+    fn halt(&mut self, error: KvFatalError) {
+        for waiter in self.waiting.take_all() {
+            let outcome = Outcome::WrongLeader { leader_hint: None };
+            self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+        }
+        self.actions.push(ServerAction::Halted(error.clone()));
+        self.halted = Some(error);
+    }
+
+    /// The end of every step: waiters of a term this server no longer leads are sent
+    /// elsewhere at once, and a large raft state is snapshotted.
+    fn settle(&mut self) {
+        if self.halted.is_some() {
+            return;
+        }
+        if let Some(term) = self.waiting.term() {
+            if !self.node.is_leader() || self.node.term() != term {
+                let leader_hint = self.node.leader_hint();
+                for waiter in self.waiting.take_all() {
+                    let outcome = Outcome::WrongLeader { leader_hint };
+                    self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+                }
+            }
+        }
+        self.maybe_snapshot();
+    }
+
+    fn maybe_snapshot(&mut self) {
+        let Some(threshold) = self.config.snapshot_threshold_bytes() else {
+            return;
+        };
+        if self.node.raft_state_size() < threshold || self.applied <= self.node.snapshot_index() {
+            return;
+        }
+        let data = snapshot::encode(&self.state, self.applied);
+        let input = raft_core::Input::Snapshot {
+            index: self.applied,
+            data,
+        };
+        self.step_raft(input, &[]);
+    }
+
+    fn reply(&mut self, to: ClientAddr, client: ClientId, seq: Seq, outcome: Outcome) {
+        let reply = Reply {
+            client,
+            seq,
+            outcome,
+        };
+        self.actions.push(ServerAction::Reply { to, reply });
+    }
+
+    fn report_applied(&mut self, source: AppliedSource) {
+        self.actions.push(ServerAction::Applied(Applied {
+            index: self.applied,
+            term: self.applied_term,
+            digest: self.state.digest(),
+            source,
+        }));
+    }
+
+    /// The Raft node inside (for checkers and drivers: term, role, log, sizes).
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// This server's Raft id.
+    pub fn id(&self) -> NodeId {
+        self.node.id()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &KvConfig {
+        &self.config
+    }
+
+    /// The last index the state machine applied (an entry or a snapshot).
+    pub fn applied_index(&self) -> LogIndex {
+        self.applied
+    }
+
+    /// The term of the entry at [`KvServer::applied_index`].
+    pub fn applied_term(&self) -> Term {
+        self.applied_term
+    }
+
+    /// The digest of the state at [`KvServer::applied_index`].
+    pub fn digest(&self) -> StateDigest {
+        self.state.digest()
+    }
+
+    /// The value of `key` in this server's applied state (`None` if never written). A
+    /// local look-up for tests and checkers, not a linearizable read.
+    pub fn applied_value(&self, key: &str) -> Option<&str> {
+        self.state.get(key)
+    }
+
+    /// The highest sequence number of `client` this server's state has applied.
+    pub fn applied_seq(&self, client: ClientId) -> Option<Seq> {
+        self.state.last_seq(client)
+    }
+
+    /// How many keys the map holds.
+    pub fn key_count(&self) -> usize {
+        self.state.pairs().len()
+    }
+
+    /// How many clients the duplicate table remembers.
+    pub fn client_count(&self) -> usize {
+        self.state.clients().len()
+    }
+
+    /// How many clients wait for an answer from this server.
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// The encoded snapshot of the current state, as the server would hand it to Raft.
+    pub fn encode_snapshot(&self) -> Bytes {
+        snapshot::encode(&self.state, self.applied)
+    }
+
+    /// Why the server halted, if it did (see [`KvFatalError`]).
+    pub fn halted(&self) -> Option<&KvFatalError> {
+        self.halted.as_ref()
+    }
+
+    /// Checks the server's invariants, Raft's included; a violation is a bug in these
+    /// crates. It recomputes the digest from scratch, so it costs O(state): for tests and
+    /// simulators, not for every step of a production server.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.node.check_invariants()?;
+        if self.halted.is_none() && self.applied != self.node.applied_index() {
+            return Err(format!(
+                "applied {} but raft applied {}",
+                self.applied,
+                self.node.applied_index()
+            ));
+        }
+        if self.state.digest() != self.state.recompute_digest() {
+            return Err("the running digest differs from the digest of the state".into());
+        }
+        if let Some(first) = self.waiting.first_index() {
+            if first <= self.applied {
+                return Err(format!("a client waits for {first}, already applied"));
+            }
+        }
+        if let Some(term) = self.waiting.term() {
+            if !self.node.is_leader() || self.node.term() != term {
+                return Err(format!(
+                    "clients wait on term {term}, which this server does not lead"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
