@@ -45,7 +45,7 @@ impl From<Action> for RaftEvent {
             Action::Apply(Apply::Entry(entry)) => RaftEvent::Entry {
                 index: entry.index(),
                 term: entry.term(),
-                data: entry.data,
+                data: entry.into_data(),
             },
             Action::Apply(Apply::Snapshot { index, term, data }) => {
                 RaftEvent::Snapshot { index, term, data }

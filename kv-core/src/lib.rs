@@ -81,7 +81,7 @@
 //!                 for action in servers[at].step(input) {
 //!                     match action {
 //!                         ServerAction::Send(message) => {
-//!                             let to = position(message.to_id());
+//!                             let to = position(message.to());
 //!                             events.push_back(Event::Server(to, ServerInput::Raft(message)));
 //!                         }
 //!                         ServerAction::Reply { reply, .. } => {

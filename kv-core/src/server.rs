@@ -45,7 +45,7 @@ pub enum ServerInput {
 pub enum ServerAction {
     /// Make this change durable before carrying out any later action (Raft's own).
     Persist(PersistAction),
-    /// Send this Raft message to the peer `message.to` (Raft's own).
+    /// Send this Raft message to the peer `message.to()` (Raft's own).
     Send(Message),
     /// Send `reply` to the client at `to`.
     Reply {
