@@ -1,18 +1,26 @@
-//! The simulated cluster: servers (a node and its persister each), the event queue in
-//! simulated time, and the driver that carries out every action a node returns, in order.
+//! The simulated cluster: servers (a process and its persister each: a bare Raft node or
+//! a KV server, see [`process`]), the clerks beside them ([`clients`]), the event queue in
+//! simulated time, and the driver that carries out every effect a process returns, in
+//! order.
+
+mod clients;
+pub mod process;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::task::Waker;
 
 use bytes::Bytes;
-use raft_core::{Action, Apply, Config, Input, Message, Node, NodeId, PersistedState};
+use raft_core::{Apply, Config, Input, Message, Node, NodeId, PersistedState};
 
 use crate::applier::Applier;
+use crate::kv::KvChecks;
 use crate::network::{Fate, Network, NetworkConfig};
 use crate::rng::Stream;
 use crate::safety::SafetyChecker;
 use crate::trace::Trace;
+pub use clients::ClientSlot;
+pub use process::{Effect, Process, ProcessInput, Service};
 
 /// Simulated milliseconds since the start of the run.
 pub type Millis = u64;
@@ -59,18 +67,29 @@ pub struct Stats {
     pub messages_sent: u64,
     /// The largest persisted raft state seen on any server.
     pub max_raft_state: usize,
+    /// The largest persisted snapshot seen on a KV server.
+    pub max_snapshot: usize,
+}
+
+/// Who sends or receives a message, or ticks: a server or a clerk, by position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Server `i`.
+    Server(usize),
+    /// Clerk `c`.
+    Client(usize),
 }
 
 #[derive(Debug)]
 enum EventKind {
     Tick {
-        server: usize,
+        at: Endpoint,
         incarnation: u64,
     },
     Deliver {
-        from: usize,
+        from: Endpoint,
         from_incarnation: u64,
-        to: usize,
+        to: Endpoint,
         to_incarnation: u64,
         is_reply: bool,
         bytes: Vec<u8>,
@@ -104,7 +123,7 @@ impl Ord for Event {
 }
 
 struct Server {
-    node: Option<Node>,
+    process: Option<Process>,
     incarnation: u64,
     persister: PersistedState,
 }
@@ -116,11 +135,15 @@ pub struct World {
     seq: u64,
     seed: u64,
     servers: Vec<Server>,
+    service: Service,
+    clients: Vec<ClientSlot>,
     setup: RaftSetup,
     /// The network, its knobs and connectivity.
     pub net: Network,
     /// The tester's record of applies.
     pub applier: Applier,
+    /// The KV checks and the clients' history (KV worlds only).
+    pub kv: KvChecks,
     safety: SafetyChecker,
     /// Counters.
     pub stats: Stats,
@@ -148,14 +171,17 @@ impl World {
             seed,
             servers: (0..servers)
                 .map(|_| Server {
-                    node: None,
+                    process: None,
                     incarnation: 0,
                     persister: PersistedState::new(),
                 })
                 .collect(),
+            service: Service::RaftLab,
+            clients: Vec::new(),
             setup,
             net: Network::new(servers, net, Stream::new(seed, "network")),
             applier: Applier::new(servers, snapshots),
+            kv: KvChecks::default(),
             safety: SafetyChecker::new(servers),
             stats: Stats {
                 rpcs_per_server: vec![0; servers],
@@ -165,6 +191,16 @@ impl World {
             failure: None,
             crash_after: None,
         }
+    }
+
+    /// Makes every server start as `service` (before any server starts).
+    pub fn set_service(&mut self, service: Service) {
+        self.service = service;
+    }
+
+    /// What the servers run.
+    pub fn service(&self) -> &Service {
+        &self.service
     }
 
     /// The current simulated time.
@@ -179,7 +215,12 @@ impl World {
 
     /// The node of server `i`, if it is running.
     pub fn node(&self, i: usize) -> Option<&Node> {
-        self.servers[i].node.as_ref()
+        self.servers[i].process.as_ref().map(Process::node)
+    }
+
+    /// The KV server of server `i`, if it is running one.
+    pub fn kv_server(&self, i: usize) -> Option<&kv_core::KvServer> {
+        self.servers[i].process.as_ref().and_then(Process::kv)
     }
 
     /// What server `i` has persisted.
@@ -200,6 +241,11 @@ impl World {
                 .line(|| format!("{:>8} FAIL {message}", self.now));
             self.failure = Some(line);
         }
+    }
+
+    /// The simulated ms per tick.
+    pub fn tick_ms(&self) -> Millis {
+        self.setup.tick_ms
     }
 
     /// Schedules `waker` to be woken at `at`.
@@ -223,20 +269,17 @@ impl World {
         };
         self.now = event.at;
         match event.kind {
-            EventKind::Tick {
-                server,
-                incarnation,
-            } => {
-                if self.servers[server].incarnation == incarnation
-                    && self.servers[server].node.is_some()
-                {
-                    self.step(server, Input::Tick);
+            EventKind::Tick { at, incarnation } => {
+                if self.is_live(at, incarnation) {
+                    match at {
+                        Endpoint::Server(i) => {
+                            self.step_process(i, ProcessInput::Tick);
+                        }
+                        Endpoint::Client(c) => self.step_client(c, kv_core::ClerkInput::Tick),
+                    }
                     self.push(
                         self.now + self.setup.tick_ms,
-                        EventKind::Tick {
-                            server,
-                            incarnation,
-                        },
+                        EventKind::Tick { at, incarnation },
                     );
                 }
             }
@@ -253,55 +296,129 @@ impl World {
         true
     }
 
+    /// Whether endpoint `at` is running its incarnation `incarnation`.
+    fn is_live(&self, at: Endpoint, incarnation: u64) -> bool {
+        match at {
+            Endpoint::Server(i) => {
+                let server = &self.servers[i];
+                server.incarnation == incarnation && server.process.is_some()
+            }
+            Endpoint::Client(c) => self.clients[c].clerk.is_some(),
+        }
+    }
+
+    fn incarnation(&self, at: Endpoint) -> u64 {
+        match at {
+            Endpoint::Server(i) => self.servers[i].incarnation,
+            Endpoint::Client(_) => 0,
+        }
+    }
+
+    /// Whether a message may pass from `from` to `to` now: between servers, the server
+    /// network's links; between a clerk and a server, the clerk's own link.
+    fn link_up(&self, from: Endpoint, to: Endpoint) -> bool {
+        match (from, to) {
+            (Endpoint::Server(a), Endpoint::Server(b)) => self.net.link_up(a, b),
+            (Endpoint::Client(c), Endpoint::Server(s))
+            | (Endpoint::Server(s), Endpoint::Client(c)) => self.clients[c].links[s],
+            (Endpoint::Client(_), Endpoint::Client(_)) => false,
+        }
+    }
+
     fn deliver(
         &mut self,
-        from: usize,
+        from: Endpoint,
         from_incarnation: u64,
-        to: usize,
+        to: Endpoint,
         to_incarnation: u64,
         is_reply: bool,
         bytes: &[u8],
     ) {
-        let alive = |s: &Server, incarnation| s.incarnation == incarnation && s.node.is_some();
-        let passes = if alive(&self.servers[from], from_incarnation) {
-            self.net.link_up(from, to)
+        let passes = if self.is_live(from, from_incarnation) {
+            self.link_up(from, to)
         } else {
-            self.net.survives_sender_crash(from, to)
-        };
-        if !passes || !alive(&self.servers[to], to_incarnation) {
-            return;
-        }
-        let message = match Message::from_bytes(bytes) {
-            Ok(message) => message,
-            Err(e) => {
-                return self.fail(format!(
-                    "codec: a message from {from} to {to} does not decode: {e}"
-                ))
+            match (from, to) {
+                (Endpoint::Server(a), Endpoint::Server(b)) => self.net.survives_sender_crash(a, b),
+                _ => self.link_up(from, to) && self.net.survives_crash_roll(),
             }
         };
+        if !passes || !self.is_live(to, to_incarnation) {
+            return;
+        }
         if is_reply {
             self.stats.bytes += bytes.len() as u64;
-        } else {
-            self.stats.rpcs += 1;
-            self.stats.rpcs_per_server[to] += 1;
         }
-        self.step(to, Input::Message(message));
+        match (from, to) {
+            (Endpoint::Server(a), Endpoint::Server(b)) => {
+                let message = match Message::from_bytes(bytes) {
+                    Ok(message) => message,
+                    Err(e) => {
+                        return self.fail(format!(
+                            "codec: a message from {a} to {b} does not decode: {e}"
+                        ))
+                    }
+                };
+                if !is_reply {
+                    self.count_request(b);
+                }
+                self.step_process(b, ProcessInput::Peer(message));
+            }
+            (Endpoint::Client(c), Endpoint::Server(s)) => match kv_core::Request::from_bytes(bytes)
+            {
+                Ok(request) => {
+                    self.count_request(s);
+                    let from = kv_core::ClientAddr(c as u64);
+                    self.step_process(s, ProcessInput::Request { from, request });
+                }
+                Err(e) => self.fail(format!(
+                    "codec: a request of clerk {c} does not decode: {e}"
+                )),
+            },
+            (Endpoint::Server(s), Endpoint::Client(c)) => match kv_core::Reply::from_bytes(bytes) {
+                Ok(reply) => {
+                    let from = NodeId(s as u64 + 1);
+                    self.step_client(c, kv_core::ClerkInput::Reply { from, reply });
+                }
+                Err(e) => self.fail(format!("codec: a reply to clerk {c} does not decode: {e}")),
+            },
+            (Endpoint::Client(_), Endpoint::Client(_)) => {}
+        }
     }
 
-    /// Steps server `i`'s node with `input` and carries out its actions. Returns the
-    /// answer to a proposal, if the input was one.
+    fn count_request(&mut self, to: usize) {
+        self.stats.rpcs += 1;
+        self.stats.rpcs_per_server[to] += 1;
+    }
+
+    /// Steps server `i`'s bare Raft node with `input` and carries out its actions.
+    /// Returns the answer to a proposal, if the input was one.
     pub fn step(
         &mut self,
         i: usize,
         input: Input,
     ) -> Option<Result<raft_core::Proposed, raft_core::ProposeError>> {
-        let node = self.servers[i].node.as_mut()?;
+        let input = match input {
+            Input::Tick => ProcessInput::Tick,
+            Input::Message(message) => ProcessInput::Peer(message),
+            other => ProcessInput::Raft(other),
+        };
+        self.step_process(i, input)
+    }
+
+    /// Steps server `i`'s process with `input` and carries out its effects in order (a
+    /// mid-step crash cuts them short). Returns a bare node's answer to a proposal.
+    pub fn step_process(
+        &mut self,
+        i: usize,
+        input: ProcessInput,
+    ) -> Option<Result<raft_core::Proposed, raft_core::ProposeError>> {
+        let process = self.servers[i].process.as_mut()?;
         self.trace.mix(&[self.now, i as u64, input_tag(&input)]);
         let now = self.now;
-        let is_tick = matches!(input, Input::Tick);
+        let is_tick = matches!(input, ProcessInput::Tick);
         let described = self.trace.is_recording().then(|| describe_input(&input));
-        let actions = node.step(input);
-        if !(is_tick && actions.is_empty()) {
+        let effects = process.step(input);
+        if !(is_tick && effects.is_empty()) {
             if let Some(described) = described {
                 self.trace.line(|| format!("{now:>8} s{i} < {described}"));
             }
@@ -315,42 +432,51 @@ impl World {
             }
             _ => None,
         };
-        for (position, action) in actions.into_iter().enumerate() {
+        for (position, effect) in effects.into_iter().enumerate() {
             if cut == Some(position) {
                 self.trace
                     .line(|| format!("{now:>8} s{i} crash after {position} actions"));
                 self.crash(i);
                 return proposal;
             }
-            self.trace.line(|| format!("{now:>8} s{i} > {action}"));
-            match action {
-                Action::Persist(persist) => {
+            self.trace.line(|| format!("{now:>8} s{i} > {effect}"));
+            match effect {
+                Effect::Persist(persist) => {
                     self.trace.mix(&[1]);
                     if let Err(e) = self.servers[i].persister.apply(&persist) {
                         self.fail(format!("server {i} persist action does not apply: {e}"));
                     }
                 }
-                Action::Send(message) => self.send(i, &message),
-                Action::Apply(Apply::Entry(entry)) => {
-                    self.trace.mix(&[2, entry.index().0, entry.term().0]);
-                    match self.applier.on_entry(i, entry.index().0, entry.data()) {
-                        Ok(Some(snapshot)) => snapshot_request = Some((entry.index().0, snapshot)),
+                Effect::Send(message) => self.send(i, &message),
+                Effect::Apply(Apply::Entry(entry)) => {
+                    let (index, term) = (entry.index().0, entry.term().0);
+                    self.trace.mix(&[2, index, term]);
+                    match self.applier.on_entry(i, index, entry.data()) {
+                        Ok(Some(snapshot)) => snapshot_request = Some((index, snapshot)),
                         Ok(None) => {}
                         Err(e) => self.fail(e),
                     }
                 }
-                Action::Apply(Apply::Snapshot { index, term, data }) => {
+                Effect::Apply(Apply::Snapshot { index, term, data }) => {
                     self.trace.mix(&[3, index.0, term.0]);
                     snapshot_request = None;
                     if let Err(e) = self.applier.on_snapshot(i, index.0, &data) {
                         self.fail(e);
                     }
                 }
-                Action::Proposal(answer) => {
+                Effect::Proposal(answer) => {
                     self.trace.mix(&[4, u64::from(answer.is_ok())]);
                     proposal = Some(answer);
                 }
-                Action::Snapshot(outcome) => self.trace.mix(&[5, u64::from(outcome.is_ok())]),
+                Effect::SnapshotTaken(taken) => self.trace.mix(&[5, u64::from(taken)]),
+                Effect::Reply { to, reply } => self.send_reply(i, to, &reply),
+                Effect::Applied(applied) => {
+                    self.trace.mix(&[16, applied.index.0, applied.digest.0]);
+                    if let Err(e) = self.kv.agreement.observe(i, &applied) {
+                        self.fail(e);
+                    }
+                }
+                Effect::Halted(error) => self.fail(format!("server {i} halted: {error}")),
             }
         }
         self.after_step(i);
@@ -367,9 +493,10 @@ impl World {
     }
 
     fn after_step(&mut self, i: usize) {
-        let Some(node) = self.servers[i].node.as_ref() else {
+        let Some(process) = self.servers[i].process.as_ref() else {
             return;
         };
+        let node = process.node();
         let size = self.servers[i].persister.raft_state_size();
         self.stats.max_raft_state = self.stats.max_raft_state.max(size);
         if size != node.raft_state_size() {
@@ -380,30 +507,62 @@ impl World {
             return self.fail(message);
         }
         if let Err(e) = self.safety.observe(i, node) {
-            self.fail(e);
+            return self.fail(e);
+        }
+        if let Process::Kv(server) = process {
+            if let Err(e) = server.check_invariants() {
+                return self.fail(format!("kv invariant broken on server {i}: {e}"));
+            }
+            let snapshot = self.servers[i].persister.snapshot_data().len();
+            self.stats.max_snapshot = self.stats.max_snapshot.max(snapshot);
         }
     }
 
     fn send(&mut self, from: usize, message: &Message) {
         let bytes = message.to_bytes();
         self.trace.mix_bytes(&bytes);
+        let Some(to) = server_index(message.to(), self.servers.len()) else {
+            self.stats.messages_sent += 1;
+            if !message.is_reply() {
+                self.stats.bytes += bytes.len() as u64;
+            }
+            return;
+        };
+        self.transmit(
+            Endpoint::Server(from),
+            Endpoint::Server(to),
+            message.is_reply(),
+            bytes,
+        );
+    }
+
+    /// Sends a KV server's reply to the clerk at `to`.
+    fn send_reply(&mut self, from: usize, to: kv_core::ClientAddr, reply: &kv_core::Reply) {
+        let bytes = reply.to_bytes();
+        self.trace.mix_bytes(&bytes);
+        match usize::try_from(to.0) {
+            Ok(c) if c < self.clients.len() => {
+                self.transmit(Endpoint::Server(from), Endpoint::Client(c), true, bytes);
+            }
+            _ => self.fail(format!("server {from} replies to unknown client {}", to.0)),
+        }
+    }
+
+    /// Hands `bytes` to the network: counted, then lost or delivered after a delay.
+    fn transmit(&mut self, from: Endpoint, to: Endpoint, is_reply: bool, bytes: Vec<u8>) {
         self.stats.messages_sent += 1;
-        let is_reply = message.is_reply();
         if !is_reply {
             self.stats.bytes += bytes.len() as u64;
         }
-        let Some(to) = server_index(message.to(), self.servers.len()) else {
-            return;
-        };
-        if !self.net.link_up(from, to) {
+        if !self.link_up(from, to) {
             return;
         }
         if let Fate::Deliver(delay) = self.net.fate(is_reply) {
             let kind = EventKind::Deliver {
                 from,
-                from_incarnation: self.servers[from].incarnation,
+                from_incarnation: self.incarnation(from),
                 to,
-                to_incarnation: self.servers[to].incarnation,
+                to_incarnation: self.incarnation(to),
                 is_reply,
                 bytes,
             };
@@ -415,7 +574,7 @@ impl World {
     pub fn crash(&mut self, i: usize) {
         self.net.set_connected(i, false);
         let server = &mut self.servers[i];
-        if server.node.take().is_some() {
+        if server.process.take().is_some() {
             server.incarnation += 1;
             let now = self.now;
             self.trace.mix(&[self.now, i as u64, 6]);
@@ -423,13 +582,8 @@ impl World {
         }
     }
 
-    /// The lab's start1: (re)start server `i` from what it persisted. It stays
-    /// disconnected until `connect`.
-    pub fn start(&mut self, i: usize) {
-        self.crash(i);
-        let server = &mut self.servers[i];
-        server.incarnation += 1;
-        let incarnation = server.incarnation;
+    /// The Raft configuration of server `i`'s incarnation `incarnation`.
+    fn raft_config(&self, i: usize, incarnation: u64) -> Result<Config, String> {
         let ids: Vec<NodeId> = (0..self.servers.len())
             .map(|s| NodeId(s as u64 + 1))
             .collect();
@@ -441,13 +595,22 @@ impl World {
             .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
         #[cfg(feature = "test-hooks")]
         let config = config.figure8_bug(self.setup.figure8_bug);
-        let config = config.build();
-        let config = match config {
+        config.build().map_err(|e| format!("bad raft setup: {e}"))
+    }
+
+    /// The lab's start1: (re)start server `i` from what it persisted. It stays
+    /// disconnected until `connect`.
+    pub fn start(&mut self, i: usize) {
+        self.crash(i);
+        let server = &mut self.servers[i];
+        server.incarnation += 1;
+        let incarnation = server.incarnation;
+        let config = match self.raft_config(i, incarnation) {
             Ok(config) => config,
-            Err(e) => return self.fail(format!("bad raft setup: {e}")),
+            Err(e) => return self.fail(e),
         };
-        let node = match Node::restore(config, &self.servers[i].persister) {
-            Ok(node) => node,
+        let process = match Process::start(&self.service, config, &self.servers[i].persister) {
+            Ok(process) => process,
             Err(e) => {
                 return self.fail(format!(
                     "server {i} cannot restart from its persisted state: {e}"
@@ -459,11 +622,13 @@ impl World {
             persister.snapshot_index().0,
             persister.snapshot_data().clone(),
         );
-        if let Err(e) = self.applier.on_restart(i, snapshot_index, &snapshot) {
-            self.fail(e);
+        if let Process::Raft(_) = process {
+            if let Err(e) = self.applier.on_restart(i, snapshot_index, &snapshot) {
+                self.fail(e);
+            }
         }
-        self.safety.on_restart(i, &node);
-        self.servers[i].node = Some(node);
+        self.safety.on_restart(i, process.node());
+        self.servers[i].process = Some(process);
         self.stats.rpcs_per_server[i] = 0;
         let now = self.now;
         self.trace.mix(&[self.now, i as u64, 7]);
@@ -473,7 +638,7 @@ impl World {
         self.push(
             self.now + 1 + phase,
             EventKind::Tick {
-                server: i,
+                at: Endpoint::Server(i),
                 incarnation,
             },
         );
@@ -500,7 +665,7 @@ impl World {
 
     /// Whether server `i` is running.
     pub fn is_alive(&self, i: usize) -> bool {
-        self.servers[i].node.is_some()
+        self.servers[i].process.is_some()
     }
 
     /// Proposes `command` at server `i`: the lab's Start. Returns (index, term) if the
@@ -518,22 +683,35 @@ fn server_index(id: NodeId, servers: usize) -> Option<usize> {
     (index < servers).then_some(index)
 }
 
-fn input_tag(input: &Input) -> u64 {
+fn input_tag(input: &ProcessInput) -> u64 {
     match input {
-        Input::Tick => 10,
-        Input::Message(_) => 11,
-        Input::Propose(_) => 12,
-        Input::ProposeBatch(_) => 13,
-        Input::Snapshot { .. } => 14,
+        ProcessInput::Tick | ProcessInput::Raft(Input::Tick) => 10,
+        ProcessInput::Peer(_) | ProcessInput::Raft(Input::Message(_)) => 11,
+        ProcessInput::Raft(Input::Propose(_)) => 12,
+        ProcessInput::Raft(Input::ProposeBatch(_)) => 13,
+        ProcessInput::Raft(Input::Snapshot { .. }) => 14,
+        ProcessInput::Request { .. } => 15,
     }
 }
 
-fn describe_input(input: &Input) -> String {
+fn describe_input(input: &ProcessInput) -> String {
     match input {
-        Input::Tick => "tick".into(),
-        Input::Message(message) => format!("recv {}", message.summary()),
-        Input::Propose(data) => format!("propose {}", crate::applier::show(data)),
-        Input::ProposeBatch(batch) => format!("propose batch of {}", batch.len()),
-        Input::Snapshot { index, data } => format!("snapshot {index} bytes={}", data.len()),
+        ProcessInput::Tick | ProcessInput::Raft(Input::Tick) => "tick".into(),
+        ProcessInput::Peer(message) | ProcessInput::Raft(Input::Message(message)) => {
+            format!("recv {}", message.summary())
+        }
+        ProcessInput::Raft(Input::Propose(data)) => {
+            format!("propose {}", crate::applier::show(data))
+        }
+        ProcessInput::Raft(Input::ProposeBatch(batch)) => {
+            format!("propose batch of {}", batch.len())
+        }
+        ProcessInput::Raft(Input::Snapshot { index, data }) => {
+            format!("snapshot {index} bytes={}", data.len())
+        }
+        ProcessInput::Request { from, request } => format!(
+            "request from c{} client={} seq={} {:?}",
+            from.0, request.client.0, request.seq.0, request.op
+        ),
     }
 }
