@@ -41,6 +41,12 @@ pub struct RunReport {
     pub commits: u64,
     /// The largest persisted raft state seen.
     pub max_raft_state: usize,
+    /// The largest persisted snapshot seen (KV scenarios).
+    pub max_snapshot: usize,
+    /// Client operations completed (KV scenarios).
+    pub ops: u64,
+    /// Search steps the linearizability checker spent on the history (KV scenarios).
+    pub linearizability_steps: u64,
     /// Trace lines (only when asked for).
     pub trace: Vec<String>,
 }
@@ -60,13 +66,25 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         bytes: 0,
         commits: 0,
         max_raft_state: 0,
+        max_snapshot: 0,
+        ops: 0,
+        linearizability_steps: 0,
         trace: Vec::new(),
     };
     let mut hash: u64 = 0;
     for &servers in scenario.servers {
         let label = format!("{}-{servers}", scenario.id);
         let world_seed = Stream::new(seed, &label).next_u64();
-        let (result, world) = run_cluster(scenario, servers, world_seed, record_trace);
+        let (mut result, world) = run_cluster(scenario, servers, world_seed, record_trace);
+        if scenario.kv.is_some() {
+            report.ops += world.kv.history.completed();
+            if result.is_ok() {
+                match crate::kv::check_linearizable(world.kv.history.ops()) {
+                    Ok(steps) => report.linearizability_steps += steps,
+                    Err(failure) => result = Err(crate::tester::Failure(failure)),
+                }
+            }
+        }
         hash = hash.rotate_left(17) ^ world.trace.hash();
         report.sim_ms += world.now();
         report.peers = report.peers.max(servers);
@@ -74,6 +92,7 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         report.bytes += world.stats.bytes;
         report.commits += world.applier.max_index();
         report.max_raft_state = report.max_raft_state.max(world.stats.max_raft_state);
+        report.max_snapshot = report.max_snapshot.max(world.stats.max_snapshot);
         report.trace.extend(world.trace.lines().iter().cloned());
         if let Err(failure) = result {
             report.ok = false;
@@ -95,7 +114,7 @@ fn run_cluster(
         unreliable: scenario.unreliable,
         ..NetworkConfig::default()
     };
-    let world = World::new(
+    let mut world = World::new(
         servers,
         seed,
         RaftSetup::default(),
@@ -103,6 +122,12 @@ fn run_cluster(
         scenario.snapshots,
         record_trace,
     );
+    if let Some(kv) = scenario.kv {
+        match kv_config(kv) {
+            Ok(config) => world.set_service(crate::world::Service::Kv(config)),
+            Err(e) => world.fail(format!("bad kv setup: {e}")),
+        }
+    }
     let world = Rc::new(RefCell::new(world));
     let mut executor = Executor::new();
     let tester = Tester::new(
@@ -165,4 +190,13 @@ fn run_cluster(
         }
     };
     (result, world)
+}
+
+/// The KV servers' configuration of a scenario.
+fn kv_config(
+    setup: crate::scenarios::KvSetup,
+) -> Result<kv_core::KvConfig, kv_core::KvConfigError> {
+    kv_core::KvConfig::builder()
+        .max_raft_state(setup.max_raft_state)
+        .build()
 }

@@ -3,13 +3,16 @@
 use crate::runner::RunReport;
 use crate::scenarios::Scenario;
 
+/// The width of the id column (the longest id in the catalog).
+const WIDTH: usize = 54;
+
 /// Prints `id part servers` for every scenario.
 pub fn print_list(scenarios: &[Scenario]) {
-    outln!("{:<36} {:<4} {:<8} title", "id", "part", "servers");
+    outln!("{:<WIDTH$} {:<4} {:<8} title", "id", "part", "servers");
     for s in scenarios {
         let servers: Vec<String> = s.servers.iter().map(ToString::to_string).collect();
         outln!(
-            "{:<36} {:<4} {:<8} {}",
+            "{:<WIDTH$} {:<4} {:<8} {}",
             s.id,
             s.part,
             servers.join(","),
@@ -32,6 +35,9 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
         "bytes": report.bytes,
         "commits": report.commits,
         "max_raft_state": report.max_raft_state,
+        "max_snapshot": report.max_snapshot,
+        "ops": report.ops,
+        "linearizability_steps": report.linearizability_steps,
         "wall_ms": (wall_ms * 1000.0).round() / 1000.0,
         "error": report.error,
     })
@@ -41,7 +47,7 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
 /// The lab tester's table (one row per run, or per scenario summed over seeds), then totals.
 pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
     outln!(
-        "{:<36} {:>4} {:>6} {:>9} {:>5} {:>8} {:>11} {:>7} {:>9}  result",
+        "{:<WIDTH$} {:>4} {:>6} {:>9} {:>5} {:>8} {:>11} {:>7} {:>7} {:>9}  result",
         "id",
         "part",
         "seeds",
@@ -50,6 +56,7 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
         "rpcs",
         "bytes",
         "commits",
+        "ops",
         "wall ms"
     );
     let mut total_sim_ms = 0;
@@ -66,7 +73,7 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
             format!("{failed} FAILED")
         };
         outln!(
-            "{:<36} {:>4} {:>6} {:>9.1} {:>5} {:>8} {:>11} {:>7} {:>9.1}  {result}",
+            "{:<WIDTH$} {:>4} {:>6} {:>9.1} {:>5} {:>8} {:>11} {:>7} {:>7} {:>9.1}  {result}",
             first.id,
             first.part,
             chunk.len(),
@@ -75,6 +82,7 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
             sum(|r| r.rpcs),
             sum(|r| r.bytes),
             sum(|r| r.commits),
+            sum(|r| r.ops),
             wall_ms
         );
     }

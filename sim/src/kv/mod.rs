@@ -17,3 +17,9 @@ pub struct KvChecks {
     /// Every operation the scenario's clients called, with its times.
     pub history: KvHistory,
 }
+
+/// Checks the history for linearizability (temporary: until the checker lands, only the
+/// count of operations).
+pub fn check_linearizable(ops: &[RecordedOp]) -> Result<u64, String> {
+    Ok(ops.len() as u64)
+}

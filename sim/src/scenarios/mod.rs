@@ -6,10 +6,13 @@ use std::pin::Pin;
 
 use crate::tester::{TestResult, Tester};
 
+mod kv_generic;
 mod part2a;
 mod part2b;
 mod part2c;
 mod part2d;
+mod part3a;
+mod part3b;
 
 /// A lab part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,11 +25,20 @@ pub enum Part {
     C2,
     /// Log compaction.
     D2,
+    /// The KV service.
+    A3,
+    /// The KV service with snapshots.
+    B3,
 }
 
 impl Part {
     /// Every part, in order.
-    pub const ALL: [Part; 4] = [Part::A2, Part::B2, Part::C2, Part::D2];
+    pub const ALL: [Part; 6] = [Part::A2, Part::B2, Part::C2, Part::D2, Part::A3, Part::B3];
+
+    /// Whether this part runs the KV service.
+    pub fn is_kv(self) -> bool {
+        matches!(self, Part::A3 | Part::B3)
+    }
 
     /// Parses `2a`, `2B`, ...
     pub fn parse(text: &str) -> Option<Part> {
@@ -43,6 +55,8 @@ impl fmt::Display for Part {
             Part::B2 => "2B",
             Part::C2 => "2C",
             Part::D2 => "2D",
+            Part::A3 => "3A",
+            Part::B3 => "3B",
         })
     }
 }
@@ -65,6 +79,8 @@ pub struct Scenario {
     pub unreliable: bool,
     /// Whether the tester uses the snapshot applier.
     pub snapshots: bool,
+    /// KV servers instead of bare Raft nodes, and their `max_raft_state`.
+    pub kv: Option<KvSetup>,
     /// The test.
     pub body: Body,
 }
@@ -85,6 +101,7 @@ impl Scenario {
             servers,
             unreliable: false,
             snapshots: false,
+            kv: None,
             body,
         }
     }
@@ -102,6 +119,21 @@ impl Scenario {
         self.snapshots = true;
         self
     }
+
+    /// The same scenario on KV servers that snapshot at `max_raft_state` (or never).
+    #[must_use]
+    pub fn kv(mut self, max_raft_state: Option<usize>) -> Scenario {
+        self.kv = Some(KvSetup { max_raft_state });
+        self
+    }
+}
+
+/// How a KV scenario's servers are configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvSetup {
+    /// Snapshot when the persisted raft state nears this many bytes (the lab's
+    /// maxraftstate), or never.
+    pub max_raft_state: Option<usize>,
 }
 
 impl fmt::Debug for Scenario {
@@ -120,6 +152,8 @@ pub fn catalog() -> Vec<Scenario> {
     all.extend(part2b::scenarios());
     all.extend(part2c::scenarios());
     all.extend(part2d::scenarios());
+    all.extend(part3a::scenarios());
+    all.extend(part3b::scenarios());
     all
 }
 
