@@ -12,6 +12,7 @@ pub mod bench;
 pub mod cli;
 pub mod executor;
 pub mod fuzz;
+pub mod linearizability;
 pub mod network;
 pub mod rng;
 pub mod runner;
