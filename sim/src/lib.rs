@@ -13,6 +13,7 @@ pub mod cli;
 pub mod executor;
 pub mod fuzz;
 pub mod kv;
+pub mod linearizability;
 pub mod network;
 pub mod rng;
 pub mod runner;

@@ -13,6 +13,7 @@ macro_rules! outln {
     }};
 }
 
+mod check;
 mod fuzz;
 mod output;
 
@@ -105,6 +106,9 @@ enum Command {
     },
     /// Measure replication throughput: nodes in one thread, no faults, batched proposals.
     Bench(crate::bench::BenchArgs),
+    /// Check a history (JSON lines) for linearizability; exit 0 linearizable, 1 not,
+    /// 3 unknown (budget spent), 2 bad input.
+    Check(check::CheckArgs),
 }
 
 /// Parses the arguments and runs the command; exit code 1 if a run failed, 2 on bad
@@ -139,6 +143,7 @@ pub fn main() -> ExitCode {
             None => usage_error(&format!("unknown scenario id `{id}` (see `raftlab list`)")),
         },
         Some(Command::Bench(args)) => crate::bench::main(&args),
+        Some(Command::Check(args)) => check::main(&args),
         Some(Command::Fuzz {
             seeds,
             start,
