@@ -1,0 +1,121 @@
+//! The linearizability check every KV run ends with: the clients' recorded history,
+//! translated for the kv model and searched within a deterministic budget. `Illegal` and
+//! `Unknown` both fail the run.
+
+use kv_core::Op;
+
+use super::history::RecordedOp;
+use crate::linearizability::{
+    check, Budget, CheckResult, KvInput, KvModel, KvOutput, Operation, Outcome,
+};
+
+/// Search steps per key before the verdict is `Unknown` (a failure, never a pass).
+pub const LINEARIZABILITY_BUDGET: Budget = Budget::DEFAULT;
+
+/// The recorded history as the kv model's operations (times in simulated ms).
+pub fn to_model_history(ops: &[RecordedOp]) -> Vec<Operation<KvInput, KvOutput>> {
+    ops.iter()
+        .map(|op| {
+            let input = match &op.op {
+                Op::Get { key } => KvInput::get(key.as_str()),
+                Op::Put { key, value } => KvInput::put(key.as_str(), value.as_str()),
+                Op::Append { key, value } => KvInput::append(key.as_str(), value.as_str()),
+            };
+            let client = op.client as u64;
+            match (op.ret, &op.output) {
+                (Some(ret), Some(output)) => {
+                    Operation::returned(client, input, KvOutput::new(output.as_str()), op.call, ret)
+                }
+                _ => Operation::pending(client, input, op.call),
+            }
+        })
+        .collect()
+}
+
+/// Checks the history; returns the search steps spent, or why it failed.
+pub fn check_linearizable(ops: &[RecordedOp]) -> Result<u64, String> {
+    let history = to_model_history(ops);
+    let result = check(&KvModel, &history, LINEARIZABILITY_BUDGET, 1)
+        .map_err(|e| format!("history cannot be checked: {e}"))?;
+    if result.is_ok() {
+        return Ok(result.steps);
+    }
+    Err(describe_failure(ops, &result))
+}
+
+fn describe_failure(ops: &[RecordedOp], result: &CheckResult) -> String {
+    for partition in &result.partitions {
+        match &partition.outcome {
+            Outcome::Illegal {
+                prefix,
+                unplaceable,
+                ..
+            } => {
+                let first = unplaceable
+                    .first()
+                    .and_then(|&i| ops.get(i))
+                    .map(|op| {
+                        format!(
+                            "{:?} by clerk {} (called {} ms, returned {:?} ms, output {:?})",
+                            op.op,
+                            op.client,
+                            op.call,
+                            op.ret,
+                            op.output
+                                .as_deref()
+                                .map(|o| crate::applier::show(o.as_bytes()))
+                        )
+                    })
+                    .unwrap_or_default();
+                return format!(
+                    "history is not linearizable: key {:?}: after {} operations, none can go next; first: {first} (see the view: replay with --html)",
+                    partition.name,
+                    prefix.len()
+                );
+            }
+            Outcome::Unknown => return format!(
+                "linearizability could not be decided within {} steps (key {:?}, {} operations)",
+                result.budget.0,
+                partition.name,
+                partition.operations.len()
+            ),
+            Outcome::Ok { .. } => {}
+        }
+    }
+    format!("history is not linearizable ({})", result.verdict.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(client: usize, op: Op, output: Option<&str>, call: u64, ret: Option<u64>) -> RecordedOp {
+        RecordedOp {
+            client,
+            op,
+            output: output.map(str::to_string),
+            call,
+            ret,
+        }
+    }
+
+    #[test]
+    fn a_stale_read_fails_and_a_pending_write_may_take_effect() {
+        let put = |v: &str| Op::Put {
+            key: "k".into(),
+            value: v.into(),
+        };
+        let get = || Op::Get { key: "k".into() };
+        let stale = vec![
+            op(0, put("a"), Some(""), 0, Some(10)),
+            op(1, get(), Some(""), 20, Some(30)),
+        ];
+        let error = check_linearizable(&stale).unwrap_err();
+        assert!(error.contains("not linearizable"), "{error}");
+        let pending = vec![
+            op(0, put("a"), None, 0, None),
+            op(1, get(), Some("a"), 20, Some(30)),
+        ];
+        assert!(check_linearizable(&pending).is_ok());
+    }
+}
