@@ -73,12 +73,14 @@ fn describe_failure(ops: &[RecordedOp], result: &CheckResult) -> String {
                     prefix.len()
                 );
             }
-            Outcome::Unknown => return format!(
+            Outcome::Unknown => {
+                return format!(
                 "linearizability could not be decided within {} steps (key {:?}, {} operations)",
                 result.budget.0,
                 partition.name,
                 partition.operations.len()
-            ),
+            )
+            }
             Outcome::Ok { .. } => {}
         }
     }
