@@ -49,6 +49,8 @@ pub struct RunReport {
     pub linearizability_steps: u64,
     /// Trace lines (only when asked for).
     pub trace: Vec<String>,
+    /// The clients' history of a KV scenario (only when the trace is asked for).
+    pub kv_history: Vec<crate::kv::RecordedOp>,
 }
 
 /// Runs `scenario` under `seed`, recording the trace lines if `record_trace`.
@@ -70,6 +72,7 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         ops: 0,
         linearizability_steps: 0,
         trace: Vec::new(),
+        kv_history: Vec::new(),
     };
     let mut hash: u64 = 0;
     for &servers in scenario.servers {
@@ -94,6 +97,9 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         report.max_raft_state = report.max_raft_state.max(world.stats.max_raft_state);
         report.max_snapshot = report.max_snapshot.max(world.stats.max_snapshot);
         report.trace.extend(world.trace.lines().iter().cloned());
+        if record_trace {
+            report.kv_history.extend_from_slice(world.kv.history.ops());
+        }
         if let Err(failure) = result {
             report.ok = false;
             report.error = Some(format!("{servers} servers: {failure}"));

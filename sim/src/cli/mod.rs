@@ -62,6 +62,9 @@ enum Command {
         /// The seed.
         #[arg(long)]
         seed: u64,
+        /// KV scenarios: also write the view of the run's client history (one HTML file).
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
     },
     /// Swarm fuzzing: each seed picks a configuration and a schedule, runs a safety phase
     /// then a healed liveness phase, with every checker on.
@@ -137,9 +140,12 @@ pub fn main() -> ExitCode {
             Ok(scenarios) => run_command(&scenarios, seed, seeds, json, jobs),
             Err(message) => usage_error(&message),
         },
-        Some(Command::Replay { id, seed }) if id == "fuzz" => fuzz::replay_fuzz(seed),
-        Some(Command::Replay { id, seed }) => match find(&id) {
-            Some(scenario) => replay(&scenario, seed),
+        Some(Command::Replay { id, seed, .. }) if id == "fuzz" => fuzz::replay_fuzz(seed),
+        Some(Command::Replay { id, seed, html }) => match find(&id) {
+            Some(scenario) if html.is_some() && scenario.kv.is_none() => usage_error(&format!(
+                "`{id}` has no client history (only KV scenarios do)"
+            )),
+            Some(scenario) => replay(&scenario, seed, html.as_deref()),
             None => usage_error(&format!("unknown scenario id `{id}` (see `raftlab list`)")),
         },
         Some(Command::Bench(args)) => crate::bench::main(&args),
@@ -291,10 +297,20 @@ fn run_command(
     }
 }
 
-fn replay(scenario: &Scenario, seed: u64) -> ExitCode {
+fn replay(scenario: &Scenario, seed: u64, html: Option<&std::path::Path>) -> ExitCode {
     let report = run(scenario, seed, true);
     for line in &report.trace {
         outln!("{line}");
+    }
+    if let Some(path) = html {
+        let title = format!("{} seed {seed}", report.id);
+        match crate::kv::write_view(path, &report.kv_history, &title) {
+            Ok(verdict) => outln!("history view ({verdict}): {}", path.display()),
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
     }
     outln!(
         "{} seed {}: {} trace_hash={:016x} sim_ms={} rpcs={} bytes={} commits={}",

@@ -2,11 +2,13 @@
 //! translated for the kv model and searched within a deterministic budget. `Illegal` and
 //! `Unknown` both fail the run.
 
+use std::path::Path;
+
 use kv_core::Op;
 
 use super::history::RecordedOp;
 use crate::linearizability::{
-    check, Budget, CheckResult, KvInput, KvModel, KvOutput, Operation, Outcome,
+    check, write_html, Budget, CheckResult, KvInput, KvModel, KvOutput, Operation, Outcome,
 };
 
 /// Search steps per key before the verdict is `Unknown` (a failure, never a pass).
@@ -30,6 +32,16 @@ pub fn to_model_history(ops: &[RecordedOp]) -> Vec<Operation<KvInput, KvOutput>>
             }
         })
         .collect()
+}
+
+/// Checks the history and writes its view (one self-contained HTML file) to `path`;
+/// returns the verdict.
+pub fn write_view(path: &Path, ops: &[RecordedOp], title: &str) -> std::io::Result<&'static str> {
+    let history = to_model_history(ops);
+    let result = check(&KvModel, &history, LINEARIZABILITY_BUDGET, 1)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+    write_html(path, &KvModel, &history, &result, title)?;
+    Ok(result.verdict.as_str())
 }
 
 /// Checks the history; returns the search steps spent, or why it failed.

@@ -8,7 +8,7 @@ pub mod tester;
 
 pub use agreement::KvAgreement;
 pub use history::{KvHistory, RecordedOp};
-pub use linearizable::{check_linearizable, to_model_history, LINEARIZABILITY_BUDGET};
+pub use linearizable::{check_linearizable, to_model_history, write_view, LINEARIZABILITY_BUDGET};
 pub use tester::{Ck, KvTester};
 
 /// What a world keeps for the KV checks.
