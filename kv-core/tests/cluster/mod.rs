@@ -69,7 +69,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// `n` fresh servers with the same KV configuration; `adjust` tunes each Raft config
-    /// (whose seed is `seed * 1000 + id`).
+    /// (whose seed is `seed * 1000 + id`, wrapping).
     pub fn new(
         n: usize,
         seed: u64,
@@ -78,7 +78,8 @@ impl Cluster {
     ) -> Cluster {
         let raft_configs: Vec<Config> = (0..n)
             .map(|i| {
-                let builder = Config::builder(id(i), ids(n)).seed(seed * 1000 + id(i).0);
+                let builder = Config::builder(id(i), ids(n))
+                    .seed(seed.wrapping_mul(1000).wrapping_add(id(i).0));
                 adjust(builder).build().expect("valid raft config")
             })
             .collect();
