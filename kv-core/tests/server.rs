@@ -122,7 +122,7 @@ fn waiting_clients_get_wrong_leader_in_the_step_the_term_moves_on() {
     let to_old_leader: Vec<_> = fifo
         .take_queue()
         .into_iter()
-        .filter(|message| message.to_id() == id(0))
+        .filter(|message| message.to() == id(0))
         .collect();
     assert!(!to_old_leader.is_empty());
     let replies = fifo.step(0, ServerInput::Raft(to_old_leader[0].clone()));
@@ -167,7 +167,7 @@ fn waiting_clients_get_wrong_leader_when_another_entry_takes_their_index() {
                 break;
             }
             for message in in_flight {
-                if message.to_id() == id(4) && carries_entries(&message) {
+                if message.to() == id(4) && carries_entries(&message) {
                     catch_up = Some(message.clone());
                 }
                 fifo.deliver(message);

@@ -172,7 +172,7 @@ fn lagging_follower() -> (Fifo, Vec<raft_core::Message>) {
             fifo.step(i, ServerInput::Tick);
         }
         while let Some(message) = fifo.queue().front().cloned() {
-            if is_install_snapshot(&message) && message.to_id() == id(2) {
+            if is_install_snapshot(&message) && message.to() == id(2) {
                 snapshots.push(message);
             }
             fifo.deliver_one();
@@ -212,22 +212,18 @@ fn a_stale_install_snapshot_changes_nothing() {
     assert!(follower.applied_index() >= LogIndex(60));
     // Replay the old snapshot, with the current term so Raft does not just drop it.
     let old = snapshots.last().expect("a snapshot was sent");
-    let raft_core::Message {
-        body: Some(raft_core::Body::InstallSnapshot(body)),
-        ..
-    } = old
-    else {
+    let Some(raft_core::Body::InstallSnapshot(body)) = old.body() else {
         unreachable!("an InstallSnapshot");
     };
     let term = fifo.cluster.server(0).node().term();
-    let index = LogIndex(body.last_included_index);
+    let index = body.last_included_index();
     let replay = install_snapshot(
         0,
         2,
         term,
         index,
-        Term(body.last_included_term),
-        body.data.clone(),
+        body.last_included_term(),
+        body.data().clone(),
     );
     let mut probe = follower.clone();
     let actions = probe.step(ServerInput::Raft(replay.clone()));
@@ -277,7 +273,7 @@ fn waiting_clients_covered_by_an_installed_snapshot_get_wrong_leader() {
     for _ in 0..100 {
         fifo.step(1, ServerInput::Tick);
         while let Some(message) = fifo.queue().front().cloned() {
-            if is_install_snapshot(&message) && message.to_id() == id(4) {
+            if is_install_snapshot(&message) && message.to() == id(4) {
                 snapshot.get_or_insert(message);
             }
             fifo.deliver_one();

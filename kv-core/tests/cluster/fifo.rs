@@ -81,7 +81,7 @@ impl Fifo {
 
     /// Delivers one message, through its encoding.
     pub fn deliver(&mut self, message: Message) {
-        let (from, to) = (position(message.from_id()), position(message.to_id()));
+        let (from, to) = (position(message.from()), position(message.to()));
         if self.cut.contains(&(from, to)) || to >= self.cluster.len() || !self.cluster.is_up(to) {
             return;
         }

@@ -331,28 +331,28 @@ pub fn install_snapshot(
     snapshot_term: Term,
     data: raft_core::bytes::Bytes,
 ) -> Message {
-    let body = raft_core::Body::InstallSnapshot(raft_core::InstallSnapshot {
-        last_included_index: index.0,
-        last_included_term: snapshot_term.0,
+    let body = raft_core::Body::InstallSnapshot(raft_core::InstallSnapshot::new(
+        index,
+        snapshot_term,
         data,
-    });
+    ));
     Message::new(id(from), id(to), term, body)
 }
 
 /// Whether `message` is an InstallSnapshot.
 pub fn is_install_snapshot(message: &Message) -> bool {
-    matches!(message.body, Some(raft_core::Body::InstallSnapshot(_)))
+    matches!(message.body(), Some(raft_core::Body::InstallSnapshot(_)))
 }
 
 /// Whether `message` is an AppendEntries that carries entries.
 pub fn carries_entries(message: &Message) -> bool {
-    matches!(&message.body, Some(raft_core::Body::AppendEntries(append)) if !append.entries.is_empty())
+    matches!(message.body(), Some(raft_core::Body::AppendEntries(append)) if !append.entries().is_empty())
 }
 
 /// A copy of `message` addressed to server `to` instead.
 pub fn readdressed(message: &Message, to: usize) -> Message {
-    let body = message.body.clone().expect("a sent message has a body");
-    Message::new(message.from_id(), id(to), message.term(), body)
+    let body = message.body().cloned().expect("a sent message has a body");
+    Message::new(message.from(), id(to), message.term(), body)
 }
 
 /// A log entry (for tests that write a disk image by hand).

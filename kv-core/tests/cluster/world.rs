@@ -359,7 +359,7 @@ impl World {
         match packet {
             Packet::Raft(bytes) => {
                 let message = Message::from_bytes(&bytes).expect("a sent message decodes");
-                let (from, to) = (position(message.from_id()), position(message.to_id()));
+                let (from, to) = (position(message.from()), position(message.to()));
                 if self.cut.contains(&(from, to)) || !self.cluster.is_up(to) {
                     return;
                 }
@@ -398,7 +398,7 @@ impl World {
 
     fn server_output(&mut self, i: usize, output: super::StepOutput) {
         for message in output.sends {
-            let to = position(message.to_id());
+            let to = position(message.to());
             if self.cut.contains(&(i, to)) {
                 continue;
             }
