@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use sim::linearizability::generate::{lab_kv_history, mutate_read, LabHistory};
+use sim::linearizability::generate::{lab_kv_history, mutate_read, Keys, LabHistory};
 use sim::linearizability::{history_to_json_lines, KvModel};
 
 /// A fresh directory for this test's files.
@@ -35,7 +35,8 @@ fn lab_files(dir: &std::path::Path) -> (String, String) {
         seed: 5,
         clients: 6,
         operations: 600,
-        keys: 3,
+        keys: Keys::Random(3),
+        puts: true,
     };
     let mut history = lab_kv_history(&spec);
     let ok = dir.join("ok.jsonl");

@@ -5,7 +5,9 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use sim::linearizability::generate::{lab_kv_history, mutate_read, LabHistory, NEVER_WRITTEN};
+use sim::linearizability::generate::{
+    lab_kv_history, mutate_read, Keys, LabHistory, NEVER_WRITTEN,
+};
 use sim::linearizability::{
     check, history_to_json_lines, parse_history, states_along, Budget, CheckResult, HistoryError,
     KvInput, KvModel, KvOutput, LineError, Model, ModelOperation, Operation, Outcome,
@@ -239,7 +241,8 @@ fn kv_a_spent_budget_is_unknown_never_ok() {
         seed: 3,
         clients: 3,
         operations: 400,
-        keys: 1,
+        keys: Keys::Random(1),
+        puts: true,
     });
     let result = check(&KvModel, &history, Budget(10), 1).unwrap();
     assert_eq!(result.verdict, Verdict::Unknown);
@@ -530,12 +533,22 @@ fn register_widened_sequential_executions_are_linearizable_until_a_read_lies() {
 
 #[test]
 fn lab_histories_are_linearizable_and_a_mutated_read_is_not() {
-    for (seed, clients, keys) in [(1, 1, 1), (2, 5, 5), (3, 10, 10), (4, 8, 4), (5, 50, 50)] {
+    let shapes = [
+        (1, 1, 1, true),
+        (2, 5, 5, true),
+        (3, 10, 10, true),
+        (4, 8, 4, true),
+        (5, 50, 50, true),
+        // No puts: the value of the one key grows to 1,500 tokens.
+        (6, 2, 1, false),
+    ];
+    for (seed, clients, keys, puts) in shapes {
         let spec = LabHistory {
             seed,
             clients,
             operations: 3000,
-            keys,
+            keys: Keys::Random(keys),
+            puts,
         };
         let mut history = lab_kv_history(&spec);
         let result = check(&KvModel, &history, Budget::DEFAULT, 1).unwrap();
@@ -555,7 +568,8 @@ fn the_generator_is_deterministic() {
         seed: 9,
         clients: 10,
         operations: 500,
-        keys: 3,
+        keys: Keys::Random(3),
+        puts: true,
     };
     assert_eq!(lab_kv_history(&spec), lab_kv_history(&spec));
     let other = LabHistory { seed: 10, ..spec };
@@ -568,7 +582,8 @@ fn threads_give_the_same_result_as_one() {
         seed: 7,
         clients: 12,
         operations: 3000,
-        keys: 8,
+        keys: Keys::Random(8),
+        puts: true,
     };
     let mut history = lab_kv_history(&spec);
     for budget in [Budget::DEFAULT, Budget(2_000)] {
@@ -592,7 +607,8 @@ fn histories_survive_a_round_trip_through_json_lines() {
         seed: 1,
         clients: 4,
         operations: 200,
-        keys: 2,
+        keys: Keys::Random(2),
+        puts: true,
     });
     let mut kv = kv;
     kv.push(Operation::pending(
@@ -621,10 +637,12 @@ fn histories_survive_a_round_trip_through_json_lines() {
 
 #[test]
 fn the_readme_example_parses() {
-    let text = r#"{"client": 1, "input": {"op": "put", "key": "k", "value": "a"}, "call": 0, "return": 10}
-{"client": 2, "input": {"op": "append", "key": "k", "value": "b"}, "call": 5, "return": null}
-{"client": 3, "input": {"op": "get", "key": "k"}, "output": {"value": "ab"}, "call": 12, "return": 20}
-"#;
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme
+        .find("## Checking linearizability")
+        .expect("the section")..];
+    let start = section.find("```json\n").expect("the example") + "```json\n".len();
+    let text = &section[start..start + section[start..].find("```").unwrap()];
     let history = parse_history(&KvModel, text).unwrap();
     assert_eq!(history.len(), 3);
     assert_eq!(history[1].return_time, None);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use sim::linearizability::generate::{lab_kv_history, mutate_read, LabHistory};
+use sim::linearizability::generate::{lab_kv_history, mutate_read, Keys, LabHistory};
 use sim::linearizability::{
     check, render_html, Budget, KvInput, KvModel, Operation, Outcome, Verdict,
 };
@@ -106,7 +106,8 @@ fn the_view_renders_every_operation_and_highlights_the_one_that_cannot_be_placed
         seed: 11,
         clients: 5,
         operations: 400,
-        keys: 3,
+        keys: Keys::Random(3),
+        puts: true,
     });
     history.push(Operation::pending(
         7,
