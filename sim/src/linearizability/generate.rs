@@ -1,7 +1,7 @@
 //! Lab-style KV histories, deterministic from a seed, for tests and benchmarks: closed-
 //! loop clients (one operation outstanding each) with the lab's mix of 0.5 append,
-//! 0.05 put and 0.45 get on random keys, values `"x <client> <n> y"` as the lab writes
-//! them. Each operation takes effect at a point inside its interval, so the history is
+//! 0.05 put and 0.45 get (or no puts) on random keys, values `"x <client> <n> y"` as the
+//! lab writes them. Each operation takes effect at a point inside its interval, so the history is
 //! linearizable by construction; [`mutate_read`] then makes it not.
 
 use super::history::Operation;
@@ -17,8 +17,21 @@ pub struct LabHistory {
     pub clients: usize,
     /// Operations in all.
     pub operations: usize,
-    /// Keys "0" .. "keys − 1".
-    pub keys: usize,
+    /// Which key each operation uses.
+    pub keys: Keys,
+    /// With puts, the lab's mix (0.5 append, 0.05 put, 0.45 get); without, 0.5 append
+    /// and 0.5 get, as the lab's GenericTest on a client's own key, so that values grow
+    /// to thousands of tokens.
+    pub puts: bool,
+}
+
+/// How operations pick their key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keys {
+    /// A random key of "0" .. "n − 1" (the lab's linearizability test uses n = clients).
+    Random(usize),
+    /// Client c always uses key "c" (the lab's GenericTest without random keys).
+    PerClient,
 }
 
 /// Longest time from a call to its effect, and from the effect to the return.
@@ -39,16 +52,19 @@ struct Planned {
 pub fn lab_kv_history(spec: &LabHistory) -> Vec<Operation<KvInput, KvOutput>> {
     let mut rng = Stream::new(spec.seed, "lab-kv-history");
     let clients = spec.clients.max(1);
-    let keys = spec.keys.max(1) as u64;
     let mut next_call = vec![0u64; clients];
     let mut next_value = vec![0u64; clients];
     let mut planned: Vec<Planned> = Vec::with_capacity(spec.operations);
     for _ in 0..spec.operations {
         // The client that calls next (the lowest id among equal times).
         let client = (0..clients).min_by_key(|&c| (next_call[c], c)).unwrap_or(0);
-        let key = rng.below(keys).to_string();
+        let key = match spec.keys {
+            Keys::Random(keys) => rng.below(keys.max(1) as u64).to_string(),
+            Keys::PerClient => client.to_string(),
+        };
         let roll = rng.below(100);
-        let input = if roll < 55 {
+        let put_below = if spec.puts { 55 } else { 50 };
+        let input = if roll < put_below {
             let value = format!("x {client} {} y", next_value[client]);
             next_value[client] += 1;
             if roll < 50 {

@@ -305,6 +305,10 @@ h1 { font-size: 17px; margin: 0 0 4px; }
       }
     }
     section.appendChild(timeline);
+    if (p.unplaceable.length > 0) {
+      const first = opsById.get(p.unplaceable[0]);
+      if (first) section.dataset.scrollTo = String(Math.max(x(first.call) - 400, 0));
+    }
     section.appendChild(details(p, opsById, bars));
     return section;
   }
@@ -358,10 +362,15 @@ h1 { font-size: 17px; margin: 0 0 4px; }
     sections.push(section);
     container.appendChild(section);
   });
+  const scroll = () => sections.forEach(s => {
+    if (!s.hidden && s.dataset.scrollTo) s.querySelector(".timeline").scrollLeft = Number(s.dataset.scrollTo);
+  });
   select.value = String(shown);
   select.addEventListener("change", () => {
     sections.forEach((s, index) => { s.hidden = String(index) !== select.value; });
+    scroll();
   });
+  scroll();
   document.body.dataset.rendered = "true";
 })();
 </script>

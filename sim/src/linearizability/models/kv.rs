@@ -279,7 +279,7 @@ impl Model for KvModel {
         by_key
             .into_iter()
             .map(|(key, operations)| Partition {
-                name: format!("{key:?}"),
+                name: format!("key {key:?}"),
                 operations,
             })
             .collect()
