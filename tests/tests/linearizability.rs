@@ -832,3 +832,51 @@ fn small_random_histories_agree_with_brute_force() {
     println!("brute force: {counts:?}");
     assert!(counts.iter().all(|&n| n > 40), "{counts:?}");
 }
+
+// ---- many concurrent appends to one key ----
+
+/// Five clients append ten tokens each to one key, one after another, each append
+/// concurrent with the other clients' of its round (the lab's kv-unreliable-one-key
+/// shape: 120 orders a round, 120^10 in all), then one read shows their order.
+fn concurrent_appends(final_value: impl FnOnce(Vec<String>) -> String) -> Vec<KvOp> {
+    let mut history = Vec::new();
+    let mut order = Vec::new();
+    for round in 0..10u64 {
+        for client in 0..5u64 {
+            let token = format!("x {client} {round} y");
+            let call = round * 200 + client;
+            history.push(Operation::returned(
+                client,
+                KvInput::append("k", token.as_str()),
+                KvOutput::default(),
+                call,
+                call + 150,
+            ));
+            order.push(token);
+        }
+    }
+    history.push(Operation::returned(
+        9,
+        KvInput::get("k"),
+        KvOutput::new(final_value(order)),
+        2_000,
+        2_001,
+    ));
+    history
+}
+
+#[test]
+fn concurrent_appends_to_one_key_are_decided_in_few_steps() {
+    let ok = concurrent_appends(|order| order.concat());
+    let result = check(&KvModel, &ok, Budget(100_000), 1).unwrap();
+    assert_eq!(result.verdict, Verdict::Ok);
+    assert!(result.steps < 10_000, "{} steps", result.steps);
+
+    // Two tokens of one client swapped: no order of the appends reads like this.
+    let swapped = concurrent_appends(|mut order| {
+        order.swap(0, 5);
+        order.concat()
+    });
+    let result = check(&KvModel, &swapped, Budget(100_000), 1).unwrap();
+    assert_eq!(result.verdict, Verdict::Illegal);
+}

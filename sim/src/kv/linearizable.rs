@@ -80,18 +80,18 @@ fn describe_failure(ops: &[RecordedOp], result: &CheckResult) -> String {
                     })
                     .unwrap_or_default();
                 return format!(
-                    "history is not linearizable: key {:?}: after {} operations, none can go next; first: {first} (see the view: replay with --html)",
+                    "history is not linearizable: {}: after {} operations, none can go next; first: {first} (see the view: replay with --html)",
                     partition.name,
                     prefix.len()
                 );
             }
             Outcome::Unknown => {
                 return format!(
-                "linearizability could not be decided within {} steps (key {:?}, {} operations)",
-                result.budget.0,
-                partition.name,
-                partition.operations.len()
-            )
+                    "linearizability could not be decided within {} steps ({}, {} operations)",
+                    result.budget.0,
+                    partition.name,
+                    partition.operations.len()
+                )
             }
             Outcome::Ok { .. } => {}
         }

@@ -49,6 +49,23 @@ pub trait Model: Sync {
     /// returned may still take effect at any later time (its return is +infinity).
     fn is_read_only(&self, input: &Self::Input) -> bool;
 
+    /// True if the operation can only extend the state, in the order [`Model::may_lead_to`]
+    /// speaks of (a read, or an append to a text). The search uses it to prune: while
+    /// every operation left is monotone, a state that cannot lead to what a pending read
+    /// returned is a dead end. The default (false) never prunes.
+    fn is_monotone(&self, input: &Self::Input) -> bool {
+        let _ = input;
+        false
+    }
+
+    /// Whether some sequence of monotone operations could take `state` to one where the
+    /// read-only operation `input` returns `output`. Must be true whenever that is
+    /// possible (false prunes the search); the default is always true.
+    fn may_lead_to(&self, state: &Self::State, input: &Self::Input, output: &Self::Output) -> bool {
+        let _ = (state, input, output);
+        true
+    }
+
     /// Splits a history into sub-histories that can be checked independently (e.g. one
     /// per key), in a deterministic order. The default is one partition of everything.
     fn partition(&self, history: &[Operation<Self::Input, Self::Output>]) -> Vec<Partition> {

@@ -24,7 +24,7 @@
 //! backtrack. The budget is counted in steps, so a verdict never depends on the machine;
 //! a partition never spends more steps than its budget.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::model::Model;
@@ -57,13 +57,37 @@ pub(crate) enum Searched {
 }
 
 /// Searches one partition within `budget` steps; returns the outcome and the steps.
+///
+/// The search prunes dead ends (see [`Prune`]), which finds the verdict fast but cuts
+/// the longest linearizable prefix short. So an `Illegal` verdict is searched again
+/// without pruning, within the steps left, for the diagnosis the view shows (the longest
+/// prefix, the operation that cannot follow it); if that runs out, the pruned search's
+/// diagnosis stands.
 pub(crate) fn search<M: Model>(
     model: &M,
     ops: &[LocalOp<'_, M::Input, M::Output>],
     budget: u64,
 ) -> (Searched, u64) {
+    let (searched, steps) = search_with(model, ops, budget, true);
+    if !matches!(searched, Searched::Illegal { .. }) {
+        return (searched, steps);
+    }
+    let (unpruned, more) = search_with(model, ops, budget.saturating_sub(steps), false);
+    match unpruned {
+        Searched::Illegal { .. } => (unpruned, steps + more),
+        _ => (searched, steps + more),
+    }
+}
+
+fn search_with<M: Model>(
+    model: &M,
+    ops: &[LocalOp<'_, M::Input, M::Output>],
+    budget: u64,
+    prune: bool,
+) -> (Searched, u64) {
     let read_only: Vec<bool> = ops.iter().map(|op| model.is_read_only(op.input)).collect();
     let mut search = Search {
+        prune: Prune::new(model, ops, &read_only, prune),
         list: EntryList::new(ops),
         bits: bit_numbering(ops),
         linearized: Linearized::new(ops.len()),
@@ -110,6 +134,10 @@ pub(crate) fn search<M: Model>(
             entry = node.next;
             continue;
         };
+        if search.prune.dead_end(model, ops, node.op, &next) {
+            entry = node.next;
+            continue;
+        }
         if search.linearize(entry, next, read) {
             entry = search.list.first();
             reads_done = false;
@@ -159,6 +187,7 @@ struct Choice<S> {
 }
 
 struct Search<S> {
+    prune: Prune,
     list: EntryList,
     bits: Vec<usize>,
     linearized: Linearized,
@@ -178,6 +207,7 @@ impl<S: Clone + Eq + Hash> Search<S> {
             self.linearized.clear(bit);
             return false;
         }
+        self.prune.take(self.list.nodes[call].op);
         let previous = std::mem::replace(&mut self.state, next);
         self.calls.push(Choice {
             call,
@@ -201,9 +231,85 @@ impl<S: Clone + Eq + Hash> Search<S> {
             self.linearized
                 .clear(self.bits[self.list.nodes[choice.call].op]);
             self.list.unlift(choice.call);
+            self.prune.give_back(self.list.nodes[choice.call].op);
             if !choice.forced {
                 return Some(self.list.nodes[choice.call].next);
             }
+        }
+    }
+}
+
+/// The pruning of dead ends (see [`Model::is_monotone`]): while every operation left is
+/// monotone, a state that cannot lead to the output of the pending read with the earliest
+/// return is a dead end, whatever order the rest takes.
+struct Prune {
+    enabled: bool,
+    /// Per operation: not monotone.
+    resets: Vec<bool>,
+    /// Operations left that are not monotone.
+    resets_left: usize,
+    /// The reads left with a known output, by (return time, operation).
+    witnesses: BTreeSet<(u64, usize)>,
+    /// Per operation: its key in `witnesses`, if it is a witness.
+    witness_key: Vec<Option<(u64, usize)>>,
+}
+
+impl Prune {
+    fn new<M: Model>(
+        model: &M,
+        ops: &[LocalOp<'_, M::Input, M::Output>],
+        read_only: &[bool],
+        enabled: bool,
+    ) -> Prune {
+        let resets: Vec<bool> = ops.iter().map(|op| !model.is_monotone(op.input)).collect();
+        let witness_key: Vec<Option<(u64, usize)>> = ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| match (read_only[i], op.output, op.return_time) {
+                (true, Some(_), Some(ret)) => Some((ret, i)),
+                _ => None,
+            })
+            .collect();
+        Prune {
+            enabled,
+            resets_left: resets.iter().filter(|&&r| r).count(),
+            resets,
+            witnesses: witness_key.iter().flatten().copied().collect(),
+            witness_key,
+        }
+    }
+
+    /// Whether taking operation `op` into state `next` leaves no way to finish.
+    fn dead_end<M: Model>(
+        &self,
+        model: &M,
+        ops: &[LocalOp<'_, M::Input, M::Output>],
+        op: usize,
+        next: &M::State,
+    ) -> bool {
+        let resets_after = self.resets_left - usize::from(self.resets[op]);
+        if !self.enabled || resets_after > 0 {
+            return false;
+        }
+        let Some(&(_, witness)) = self.witnesses.iter().find(|&&(_, w)| w != op) else {
+            return false;
+        };
+        let read = &ops[witness];
+        read.output
+            .is_some_and(|output| !model.may_lead_to(next, read.input, output))
+    }
+
+    fn take(&mut self, op: usize) {
+        self.resets_left -= usize::from(self.resets[op]);
+        if let Some(key) = self.witness_key[op] {
+            self.witnesses.remove(&key);
+        }
+    }
+
+    fn give_back(&mut self, op: usize) {
+        self.resets_left += usize::from(self.resets[op]);
+        if let Some(key) = self.witness_key[op] {
+            self.witnesses.insert(key);
         }
     }
 }

@@ -178,6 +178,22 @@ impl KvState {
         true
     }
 
+    /// Whether the value is a prefix of `text`.
+    pub fn is_prefix_of(&self, text: &str) -> bool {
+        if self.len > text.len() {
+            return false;
+        }
+        let mut end = self.len;
+        for piece in self.pieces() {
+            let start = end - piece.len();
+            if text.as_bytes()[start..end] != *piece.as_bytes() {
+                return false;
+            }
+            end = start;
+        }
+        true
+    }
+
     /// The value as one string.
     pub fn to_text(&self) -> String {
         let mut pieces: Vec<&str> = self.pieces().collect();
@@ -268,6 +284,17 @@ impl Model for KvModel {
 
     fn is_read_only(&self, input: &KvInput) -> bool {
         input.op == KvOp::Get
+    }
+
+    /// Gets and appends only ever extend a value.
+    fn is_monotone(&self, input: &KvInput) -> bool {
+        input.op != KvOp::Put
+    }
+
+    /// Appends only extend a value, so a get can still read `output` later only if the
+    /// value now is a prefix of it.
+    fn may_lead_to(&self, state: &KvState, input: &KvInput, output: &KvOutput) -> bool {
+        input.op != KvOp::Get || state.is_prefix_of(&output.value)
     }
 
     /// One partition per key, in key order.
