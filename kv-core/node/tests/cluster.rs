@@ -171,23 +171,7 @@ fn a_torn_tail_is_cut_and_a_flipped_byte_refuses_to_start_naming_file_and_offset
         cluster.kill(id);
     }
     let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
-
-    // A torn write: a few bytes cut off the last record.
-    let log = cluster.live_log(follower);
-    let bytes = fs::read(&log).unwrap();
-    let spans = record_spans(&bytes);
-    assert!(spans.len() > 10, "too few records to test with");
-    let (last_start, last_end) = spans[spans.len() - 1];
-    assert_eq!(last_end, bytes.len());
-    fs::write(&log, &bytes[..bytes.len() - 3]).unwrap();
-    let mut recovery = cluster.spawn_node_with(follower, &["--recover-only"]);
-    assert!(recovery.wait("the recovery", WAIT).success());
-    let said = fs::read_to_string(&recovery.stderr).unwrap();
-    let line = format!("{}: torn last record at offset {last_start}", log.display());
-    assert!(said.contains(&line), "expected {line:?} in:\n{said}");
-    let records = format!("({} records, {last_start} B)", spans.len() - 1);
-    assert!(said.contains(&records), "expected {records:?} in:\n{said}");
-    assert_eq!(fs::metadata(&log).unwrap().len(), last_start as u64);
+    cut_the_last_record_and_recover(&mut cluster, follower);
     for id in cluster.ids() {
         cluster.start_node(id);
     }
@@ -195,10 +179,34 @@ fn a_torn_tail_is_cut_and_a_flipped_byte_refuses_to_start_naming_file_and_offset
     let leader = cluster.wait_for_leader(&cluster.ids());
     let commit = cluster.status(leader).unwrap().commit_index.0;
     cluster.wait_for_convergence(commit);
-
-    // A flipped byte in the middle: refuse to start, name file and offset, change nothing.
     cluster.kill(follower);
-    let log = cluster.live_log(follower);
+    flip_a_byte_and_refuse_to_start(&mut cluster, follower);
+}
+
+/// A torn write: a few bytes cut off the last record of `id`'s log (stopped). Its
+/// recovery cuts the record off, says where, and keeps the records before it.
+fn cut_the_last_record_and_recover(cluster: &mut Cluster, id: u64) {
+    let log = cluster.live_log(id);
+    let bytes = fs::read(&log).unwrap();
+    let spans = record_spans(&bytes);
+    assert!(spans.len() > 10, "too few records to test with");
+    let (last_start, last_end) = spans[spans.len() - 1];
+    assert_eq!(last_end, bytes.len());
+    fs::write(&log, &bytes[..bytes.len() - 3]).unwrap();
+    let mut recovery = cluster.spawn_node_with(id, &["--recover-only"]);
+    assert!(recovery.wait("the recovery", WAIT).success());
+    let said = fs::read_to_string(&recovery.stderr).unwrap();
+    let line = format!("{}: torn last record at offset {last_start}", log.display());
+    assert!(said.contains(&line), "expected {line:?} in:\n{said}");
+    let records = format!("({} records, {last_start} B)", spans.len() - 1);
+    assert!(said.contains(&records), "expected {records:?} in:\n{said}");
+    assert_eq!(fs::metadata(&log).unwrap().len(), last_start as u64);
+}
+
+/// A flipped byte in the middle of `id`'s log (stopped): it refuses to start, names the
+/// file and the damaged record's offset, and changes nothing.
+fn flip_a_byte_and_refuse_to_start(cluster: &mut Cluster, id: u64) {
+    let log = cluster.live_log(id);
     let mut bytes = fs::read(&log).unwrap();
     let middle = bytes.len() / 2;
     let spans = record_spans(&bytes);
@@ -226,8 +234,8 @@ fn a_torn_tail_is_cut_and_a_flipped_byte_refuses_to_start_naming_file_and_offset
         files.sort();
         files
     };
-    let files_before = listing(&cluster.data_dir(follower));
-    let mut refused = cluster.spawn_node(follower);
+    let files_before = listing(&cluster.data_dir(id));
+    let mut refused = cluster.spawn_node(id);
     let status = refused.wait("the damaged node to exit", WAIT);
     assert!(!status.success());
     let stderr = fs::read_to_string(&refused.stderr).unwrap();
@@ -235,7 +243,7 @@ fn a_torn_tail_is_cut_and_a_flipped_byte_refuses_to_start_naming_file_and_offset
     assert!(stderr.contains(&named), "expected {named:?} in:\n{stderr}");
     assert!(stderr.contains("refusing to start"), "{stderr}");
     assert_eq!(fs::read(&log).unwrap(), bytes, "the log was changed");
-    assert_eq!(listing(&cluster.data_dir(follower)), files_before);
+    assert_eq!(listing(&cluster.data_dir(id)), files_before);
 }
 
 #[test]

@@ -5,13 +5,13 @@
 //! sends there and reopened after a failure; a reader thread per connection feeds the
 //! servers' replies, and a ticker thread the clerk's ticks, into one channel. A call
 //! feeds the clerk until it reports the call done. The clerk decides everything else
-//! (which server, when to retry); a failed send is simply lost, and the clerk's timeout
-//! moves on.
+//! (which server, when to retry); a send that fails is answered to the clerk as a
+//! `WrongLeader` from that server, so it moves on without waiting for its timeout.
 
 pub mod history;
 pub mod load;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{BufReader, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
@@ -20,7 +20,8 @@ use std::thread;
 use std::time::Duration;
 
 use kv_core::{
-    Clerk, ClerkAction, ClerkConfig, ClerkConfigError, ClerkInput, ClientId, Completion, Op, Reply,
+    Clerk, ClerkAction, ClerkConfig, ClerkConfigError, ClerkInput, ClientId, Completion, Op,
+    Outcome, Reply,
 };
 use raft_core::NodeId;
 
@@ -134,38 +135,57 @@ impl ClusterClient {
     }
 
     /// Steps the clerk and sends what it asks; returns a completed call.
+    ///
+    /// A request that cannot even be sent (the server refuses the connection, or the
+    /// connection breaks) is answered here as the server would if it could not serve
+    /// it: `WrongLeader` without a hint. The clerk then tries the next server at once
+    /// instead of after its timeout; after a whole round of such answers it waits for
+    /// the timeout (its own rule), so a cluster that is entirely down costs no busy loop.
     fn perform(&mut self, input: ClerkInput) -> Option<Completion> {
         let mut done = None;
-        for action in self.clerk.step(input) {
-            match action {
-                ClerkAction::Send { to, request } => {
-                    self.send(to, &ClientFrame::Request(request).to_bytes());
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            for action in self.clerk.step(input) {
+                match action {
+                    ClerkAction::Send { to, request } => {
+                        if !self.send(to, &ClientFrame::Request(request.clone()).to_bytes()) {
+                            let outcome = Outcome::WrongLeader { leader_hint: None };
+                            let reply = Reply {
+                                client: request.client,
+                                seq: request.seq,
+                                outcome,
+                            };
+                            inputs.push_back(ClerkInput::Reply { from: to, reply });
+                        }
+                    }
+                    ClerkAction::Done(completion) => done = Some(completion),
                 }
-                ClerkAction::Done(completion) => done = Some(completion),
             }
         }
         done
     }
 
-    /// Sends a frame to `to`, connecting first if needed; a failure loses the frame.
-    fn send(&mut self, to: NodeId, frame: &[u8]) {
+    /// Sends a frame to `to`, connecting first if needed; false if that failed.
+    fn send(&mut self, to: NodeId, frame: &[u8]) -> bool {
         if !self.connections.contains_key(&to) {
             match self.connect(to) {
                 Some(connection) => {
                     self.connections.insert(to, connection);
                 }
-                None => return,
+                None => return false,
             }
         }
         let Some(connection) = self.connections.get_mut(&to) else {
-            return;
+            return false;
         };
         let sent = write_frame(connection, frame).and_then(|()| connection.flush());
         if sent.is_err() {
             if let Some(connection) = self.connections.remove(&to) {
                 let _ = connection.get_ref().shutdown(Shutdown::Both);
             }
+            return false;
         }
+        true
     }
 
     fn connect(&self, to: NodeId) -> Option<BufWriter<TcpStream>> {

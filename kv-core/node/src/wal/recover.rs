@@ -189,23 +189,16 @@ fn start_fresh(
 /// nothing on disk.
 fn read_log(dir: &Path, path: &Path, generation: u64) -> Result<ReadLog, WalError> {
     let file = Bytes::from(fs::read(path).map_err(|e| WalError::io(path, "read", e))?);
-    let corrupt = |offset: usize, reason: String| WalError::Corrupt {
-        file: path.to_path_buf(),
-        offset: offset as u64,
-        reason,
-    };
     if file.len() < MAGIC.len() || &file[..MAGIC.len()] != MAGIC {
-        return Err(corrupt(0, "not a log file (bad magic)".into()));
+        return Err(corrupt(path, 0, "not a log file (bad magic)".into()));
     }
     let mut offset = MAGIC.len();
-    let mut begin = None;
-    let mut image = PersistedState::new();
-    let mut records = 0;
+    let mut read: Option<ReadLog> = None;
     let mut torn = None;
     while let Some(found) = record::scan_at(&file, offset) {
         let (end, body) = match found {
             Found::Record { end, body, .. } => (end, body),
-            Found::Corrupt { offset, reason } => return Err(corrupt(offset, reason)),
+            Found::Corrupt { offset, reason } => return Err(corrupt(path, offset, reason)),
             Found::TornTail { offset, reason } => {
                 torn = Some(TornTail {
                     file: path.to_path_buf(),
@@ -216,48 +209,70 @@ fn read_log(dir: &Path, path: &Path, generation: u64) -> Result<ReadLog, WalErro
                 break;
             }
         };
-        let decoded = record::decode_body(body).map_err(|e| corrupt(offset, e.to_string()))?;
-        match (decoded, &begin) {
-            (Record::Begin(first), None) => {
-                image = initial_image(dir, path, generation, &first)?;
-                begin = Some(first);
-            }
-            (Record::Begin(_), Some(_)) => {
-                return Err(corrupt(offset, "a second Begin record".into()));
-            }
-            (Record::Persist(_), None) => {
-                return Err(corrupt(
-                    offset,
-                    "the first record is not a Begin record".into(),
-                ));
-            }
-            (Record::Persist(action), Some(_)) => {
-                image
-                    .apply(&action)
-                    .map_err(|error| WalError::Inconsistent {
-                        file: path.to_path_buf(),
-                        offset: offset as u64,
-                        error,
-                    })?;
-            }
-        }
-        records += 1;
+        let decoded =
+            record::decode_body(body).map_err(|e| corrupt(path, offset, e.to_string()))?;
+        read = Some(take_record(dir, path, generation, read, decoded, offset)?);
         offset = end;
     }
-    let Some(begin) = begin else {
-        return Err(corrupt(MAGIC.len(), "the log has no Begin record".into()));
+    let Some(mut read) = read else {
+        return Err(corrupt(
+            path,
+            MAGIC.len(),
+            "the log has no Begin record".into(),
+        ));
     };
-    image.validate().map_err(|error| WalError::State {
+    read.image.validate().map_err(|error| WalError::State {
         file: path.to_path_buf(),
         error,
     })?;
-    Ok(ReadLog {
-        image,
-        begin,
-        records,
-        good_bytes: offset as u64,
-        torn,
-    })
+    read.good_bytes = offset as u64;
+    read.torn = torn;
+    Ok(read)
+}
+
+fn corrupt(path: &Path, offset: usize, reason: String) -> WalError {
+    WalError::Corrupt {
+        file: path.to_path_buf(),
+        offset: offset as u64,
+        reason,
+    }
+}
+
+/// Adds the record at `offset` to what was read before it (`None` before the first).
+fn take_record(
+    dir: &Path,
+    path: &Path,
+    generation: u64,
+    read: Option<ReadLog>,
+    record: Record,
+    offset: usize,
+) -> Result<ReadLog, WalError> {
+    match (record, read) {
+        (Record::Begin(begin), None) => Ok(ReadLog {
+            image: initial_image(dir, path, generation, &begin)?,
+            begin,
+            records: 1,
+            good_bytes: 0,
+            torn: None,
+        }),
+        (Record::Begin(_), Some(_)) => Err(corrupt(path, offset, "a second Begin record".into())),
+        (Record::Persist(_), None) => Err(corrupt(
+            path,
+            offset,
+            "the first record is not a Begin record".into(),
+        )),
+        (Record::Persist(action), Some(mut read)) => {
+            read.image
+                .apply(&action)
+                .map_err(|error| WalError::Inconsistent {
+                    file: path.to_path_buf(),
+                    offset: offset as u64,
+                    error,
+                })?;
+            read.records += 1;
+            Ok(read)
+        }
+    }
 }
 
 /// The image a log starts from: empty, or the snapshot its `Begin` record names.
