@@ -90,8 +90,9 @@ wait_leader >/dev/null
 load "$seconds"
 
 echo "== recovery from a 100 MB log"
-until [ "$(stat -c %s "$work/off/n1/wal-00000001.log")" -gt 104857600 ]; do
-    load 5 --value-bytes 1000 --mix 0:100:0 >/dev/null
+until [ "$(stat -c %s "$work/off/n1/wal-00000001.log")" -gt 100000000 ]; do
+    "$bin/kv-client" --servers "$servers" load --clients 4 --seconds 0.5 --value-bytes 1000 \
+        --mix 0:100:0 >/dev/null
 done
 l=$(wait_leader)
 f=$((l % 3 + 1))
@@ -107,9 +108,10 @@ t0=$(now_ms)
 start_node "$f" "$work/off" --no-fsync
 until "$bin/kv-client" --servers "$f=127.0.0.1:2800$f" status >/dev/null 2>&1; do sleep 0.01; done
 t1=$(now_ms)
-until [ "$("$bin/kv-client" --servers "$f=127.0.0.1:2800$f" status | awk '{print $10}')" -ge "$commit" ]; do
-    sleep 0.01
-done
+applied() {
+    "$bin/kv-client" --servers "$f=127.0.0.1:2800$f" status | awk '$2 != "unreachable" { print $10 }'
+}
+until [ "$(applied)" -ge "$commit" ] 2>/dev/null; do sleep 0.01; done
 t2=$(now_ms)
 echo "restart: serving after $((t1 - t0)) ms; state machine at the leader's commit $commit after $((t2 - t0)) ms"
 stop_all

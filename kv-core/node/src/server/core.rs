@@ -188,9 +188,9 @@ impl Core {
                 &format!(
                     "{} in term {} (commit {}, last {}, dropped messages so far {dropped})",
                     role_name(now.0),
-                    now.1,
-                    node.commit_index(),
-                    node.last_log_index()
+                    now.1 .0,
+                    node.commit_index().0,
+                    node.last_log_index().0
                 ),
             );
         }

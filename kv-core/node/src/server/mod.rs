@@ -157,7 +157,7 @@ pub fn report_recovery(id: NodeId, recovery: &Recovery, image: &PersistedState) 
         say(id, &format!("removed leftover {}", removed.display()));
     }
     let snapshot = match &recovery.snapshot {
-        Some((path, index, bytes)) => format!("{} at {index} ({bytes} B)", path.display()),
+        Some((path, index, bytes)) => format!("{} at {} ({bytes} B)", path.display(), index.0),
         None => "none".into(),
     };
     let what = if recovery.fresh {
@@ -165,17 +165,19 @@ pub fn report_recovery(id: NodeId, recovery: &Recovery, image: &PersistedState) 
     } else {
         "recovered"
     };
+    let vote = image
+        .voted_for()
+        .map_or("none".to_string(), |id| id.to_string());
     say(
         id,
         &format!(
-            "{what} {} ({} records, {} B); snapshot {snapshot}; term {} vote {:?}; log {}..={} ({} entries, raft state {} B)",
+            "{what} {} ({} records, {} B); snapshot {snapshot}; term {} vote {vote}; entries {}..={} ({} entries, raft state {} B)",
             recovery.log.display(),
             recovery.records,
             recovery.log_bytes,
-            image.term(),
-            image.voted_for(),
-            image.snapshot_index().next(),
-            image.last_index(),
+            image.term().0,
+            image.snapshot_index().0 + 1,
+            image.last_index().0,
             image.entries().len(),
             image.raft_state_size(),
         ),
