@@ -186,6 +186,10 @@ impl Wal {
                 self.stats.snapshots += 1;
                 self.rotate(generation)
             }
+            PersistAction::Append(entries) => {
+                self.stats.records += record::encode_append(&mut self.pending, entries);
+                Ok(())
+            }
             other => {
                 record::encode(&mut self.pending, &Record::Persist(other.clone()));
                 self.stats.records += 1;
@@ -251,9 +255,6 @@ impl Wal {
     }
 }
 
-/// The most entry bytes one record of a rotated log carries.
-const ROTATION_RECORD_BYTES: usize = 8 << 20;
-
 /// Writes `wal-<generation>.log` in place, holding `image` (its snapshot taken as
 /// `snap-<snapshot_generation>.bin`), and opens it for appending.
 fn write_log(
@@ -276,26 +277,8 @@ fn write_log(
         voted_for: image.voted_for(),
     };
     record::encode(&mut contents, &Record::Persist(hard_state));
-    let mut chunk = Vec::new();
-    let mut chunk_bytes = 0;
-    for entry in image.entries() {
-        chunk_bytes += entry.data().len() + 24;
-        chunk.push(entry.clone());
-        if chunk_bytes >= ROTATION_RECORD_BYTES {
-            let entries = std::mem::take(&mut chunk);
-            record::encode(
-                &mut contents,
-                &Record::Persist(PersistAction::Append(entries)),
-            );
-            chunk_bytes = 0;
-        }
-    }
-    if !chunk.is_empty() {
-        record::encode(
-            &mut contents,
-            &Record::Persist(PersistAction::Append(chunk)),
-        );
-    }
+    let entries: Vec<_> = image.entries().iter().cloned().collect();
+    record::encode_append(&mut contents, &entries);
     let path = files::put_in_place(dir, &files::log_name(generation), &[&contents], fsync)?;
     let file = files::open_append(&path)?;
     Ok((file, path, contents.len() as u64))

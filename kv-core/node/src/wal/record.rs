@@ -23,8 +23,12 @@ pub const MAGIC: &[u8; 8] = b"kvnwal\x00\x01";
 /// The bytes of a record header.
 pub const HEADER_BYTES: usize = 12;
 
-/// The largest record body a reader accepts (a step's append is far below it).
+/// The largest record body a reader accepts.
 pub const MAX_BODY_BYTES: usize = 512 << 20;
+
+/// Appends are split into records of about this many bytes of commands (one command is
+/// at most a client frame, 4 MiB), so every record stays far below [`MAX_BODY_BYTES`].
+pub const APPEND_RECORD_BYTES: usize = 8 << 20;
 
 const KIND_BEGIN: u8 = 1;
 const KIND_HARD_STATE: u8 = 2;
@@ -150,6 +154,29 @@ pub fn encode(out: &mut Vec<u8>, record: &Record) {
         }
     }
     seal(out, start);
+}
+
+/// Appends `entries` as one or more append records of about [`APPEND_RECORD_BYTES`]
+/// each, in order; returns how many. A torn tail may keep a prefix of them, which is
+/// a prefix of the entries: still a log Raft accepts (they were not acknowledged).
+pub fn encode_append(out: &mut Vec<u8>, entries: &[Entry]) -> u64 {
+    let mut records = 0;
+    let mut start = 0;
+    while start < entries.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < entries.len() && (end == start || bytes < APPEND_RECORD_BYTES) {
+            bytes += entries[end].data().len();
+            end += 1;
+        }
+        encode(
+            out,
+            &Record::Persist(PersistAction::Append(entries[start..end].to_vec())),
+        );
+        records += 1;
+        start = end;
+    }
+    records
 }
 
 fn encode_entries(out: &mut Vec<u8>, entries: &[Entry]) {
@@ -411,6 +438,30 @@ mod tests {
         flipped[last] ^= 1;
         let found = scan_all(&Bytes::from(flipped));
         assert!(matches!(found.last(), Some(Found::TornTail { .. })));
+    }
+
+    #[test]
+    fn a_large_append_is_split_into_records_that_decode_to_the_same_entries() {
+        let big = Bytes::from(vec![b'x'; 3 << 20]);
+        let entries: Vec<Entry> = (1..=7)
+            .map(|i| Entry::new(LogIndex(i), Term(1), big.clone()))
+            .collect();
+        let mut out = MAGIC.to_vec();
+        let records = encode_append(&mut out, &entries);
+        assert_eq!(records, 3, "3 + 3 + 1 entries of 3 MiB");
+        let mut decoded = Vec::new();
+        for found in scan_all(&Bytes::from(out)) {
+            let Found::Record { body, .. } = found else {
+                panic!("unexpected {found:?}")
+            };
+            let Record::Persist(PersistAction::Append(part)) = decode_body(body).unwrap() else {
+                panic!("not an append")
+            };
+            assert!(part.len() <= 3);
+            decoded.extend(part);
+        }
+        assert_eq!(decoded, entries);
+        assert_eq!(encode_append(&mut Vec::new(), &[]), 0);
     }
 
     #[test]

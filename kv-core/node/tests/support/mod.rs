@@ -99,15 +99,39 @@ impl Drop for Process {
     }
 }
 
-/// Ports nobody listens on now: bound together (so they differ), then released.
+/// Ports nobody listens on now, all different, and below the range the OS hands out to
+/// outgoing connections: a port taken from that range could be given to some client's
+/// connection while its node is down, and the node could not listen there again.
 fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = 10_000u16;
+    let span = u64::from(ephemeral_low.saturating_sub(low).max(1000));
+    let mut held = Vec::new();
+    let mut ports = Vec::new();
+    let mut attempt = 0u64;
+    while ports.len() < count {
+        attempt += 1;
+        assert!(attempt < 10_000, "no free ports");
+        let port = low + (random() % span) as u16;
+        if ports.contains(&port) {
+            continue;
+        }
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+            ports.push(port);
+        }
+    }
+    ports
+}
+
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// A cluster of `kv-node` processes with ids 1..=n.
