@@ -285,10 +285,8 @@ impl KvCluster {
         let key = format!("k{}", mixed % self.params.keys.max(1));
         let value = || {
             let mut value = format!("{c}:{n}:");
-            value.extend(std::iter::repeat_n(
-                'v',
-                self.params.value_bytes.saturating_sub(value.len()),
-            ));
+            let fill = self.params.value_bytes.saturating_sub(value.len());
+            value.push_str(&"v".repeat(fill));
             value.truncate(self.params.value_bytes);
             value
         };
