@@ -50,12 +50,22 @@ fn mul_mod(a: u64, b: u64) -> u64 {
     let product = u128::from(a) * u128::from(b);
     // 2^61 ≡ 1 (mod 2^61 − 1): fold the high bits onto the low ones.
     // Both halves are below 2^61, so the sum fits in 62 bits.
-    let folded = (product & u128::from(MODULUS)) + (product >> 61);
-    (folded as u64) % MODULUS
+    let folded = ((product & u128::from(MODULUS)) + (product >> 61)) as u64;
+    reduce(folded)
 }
 
 fn add_mod(a: u64, b: u64) -> u64 {
-    (a + b) % MODULUS
+    reduce(a + b)
+}
+
+/// `x mod (2^61 − 1)` for `x < 2^62` (two conditional subtractions, no division).
+fn reduce(x: u64) -> u64 {
+    let x = if x >= MODULUS { x - MODULUS } else { x };
+    if x >= MODULUS {
+        x - MODULUS
+    } else {
+        x
+    }
 }
 
 /// FNV-1a, 64 bits.
