@@ -6,13 +6,23 @@ use crate::node::{Candidate, Node, Role};
 use crate::quorum::{tally, VoteResult};
 use crate::types::{NodeId, Term};
 
+/// Why a node asks for votes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Campaign {
+    /// Its election timer ran out (after a won pre-vote, if pre-vote is on).
+    Election,
+    /// The leader told it to (leadership transfer): skips pre-vote, and voters do not
+    /// ignore it under CheckQuorum's lease.
+    Transfer,
+}
+
 impl Node {
     /// The election timer ran out: ask for pre-votes if configured, else campaign.
     pub(crate) fn start_election(&mut self) {
         if self.config.pre_vote() {
             self.pre_campaign();
         } else {
-            self.campaign();
+            self.campaign(Campaign::Election);
         }
     }
 
@@ -27,11 +37,11 @@ impl Node {
         candidate.granted.insert(id);
         self.role = Role::Candidate(candidate);
         self.reset_election_timer();
-        self.request_votes(true);
+        self.request_votes(None);
     }
 
     /// Starts an election in the next term (§5.2).
-    pub(crate) fn campaign(&mut self) {
+    pub(crate) fn campaign(&mut self, kind: Campaign) {
         debug_assert!(!self.is_leader(), "a leader does not campaign");
         let id = self.config.id();
         self.term = self.term.next();
@@ -41,20 +51,19 @@ impl Node {
         candidate.granted.insert(id);
         self.role = Role::Candidate(candidate);
         self.reset_election_timer();
-        self.request_votes(false);
+        self.request_votes(Some(kind));
     }
 
-    fn request_votes(&mut self, pre_vote: bool) {
+    /// Asks every peer for its vote in `campaign`, or for a pre-vote (`None`).
+    fn request_votes(&mut self, campaign: Option<Campaign>) {
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
-        let request = if pre_vote {
-            RequestVote::pre_vote(last_index, last_term)
-        } else {
-            RequestVote::vote(last_index, last_term)
-        };
-        let term = if pre_vote {
-            self.term.next()
-        } else {
-            self.term
+        let (request, term) = match campaign {
+            None => (
+                RequestVote::pre_vote(last_index, last_term),
+                self.term.next(),
+            ),
+            Some(Campaign::Election) => (RequestVote::vote(last_index, last_term), self.term),
+            Some(Campaign::Transfer) => (RequestVote::transfer(last_index, last_term), self.term),
         };
         let peers: Vec<NodeId> = self.config.peers().collect();
         for peer in peers {
@@ -94,7 +103,7 @@ impl Node {
 
     /// Whether this node leads, or follows a leader it heard from within the minimum
     /// election timeout (leader stickiness, thesis §9.6).
-    fn hears_from_leader(&self) -> bool {
+    pub(crate) fn hears_from_leader(&self) -> bool {
         match &self.role {
             Role::Leader(_) => true,
             Role::Follower(follower) => {
@@ -118,6 +127,7 @@ impl Node {
                 self.become_follower(self.term, Some(from));
                 self.handle_install_snapshot(from, snapshot);
             }
+            Body::TimeoutNow(_) => self.handle_timeout_now(),
             Body::AppendEntriesReply(_) | Body::InstallSnapshotReply(_) => {}
         }
     }
@@ -155,7 +165,7 @@ impl Node {
         // A lost election waits for its timer: another candidate may yet win this term.
         if result == VoteResult::Won {
             if candidate.pre_vote {
-                self.campaign();
+                self.campaign(Campaign::Election);
             } else {
                 self.become_leader();
             }

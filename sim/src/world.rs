@@ -351,6 +351,11 @@ impl World {
                     proposal = Some(answer);
                 }
                 Action::Snapshot(outcome) => self.trace.mix(&[5, u64::from(outcome.is_ok())]),
+                Action::Read { context, outcome } => {
+                    let index = outcome.map_or(0, |index| index.0);
+                    self.trace.mix(&[8, context, index]);
+                }
+                Action::Transfer(outcome) => self.trace.mix(&[9, u64::from(outcome.is_ok())]),
             }
         }
         self.after_step(i);
@@ -525,6 +530,8 @@ fn input_tag(input: &Input) -> u64 {
         Input::Propose(_) => 12,
         Input::ProposeBatch(_) => 13,
         Input::Snapshot { .. } => 14,
+        Input::ReadIndex { .. } => 15,
+        Input::TransferLeadership { .. } => 16,
     }
 }
 
@@ -535,5 +542,7 @@ fn describe_input(input: &Input) -> String {
         Input::Propose(data) => format!("propose {}", crate::applier::show(data)),
         Input::ProposeBatch(batch) => format!("propose batch of {}", batch.len()),
         Input::Snapshot { index, data } => format!("snapshot {index} bytes={}", data.len()),
+        Input::ReadIndex { context } => format!("read {context}"),
+        Input::TransferLeadership { target } => format!("transfer to {target}"),
     }
 }
