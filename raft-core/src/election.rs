@@ -1,9 +1,11 @@
 //! Leader election (§5.2, §5.4.1): pre-vote (thesis §9.6), campaigning, granting votes,
 //! counting them.
 
+use std::collections::BTreeSet;
+
 use crate::message::{Body, RequestVote, RequestVoteReply};
-use crate::node::{Candidate, Node, Role};
-use crate::quorum::{tally, VoteResult};
+use crate::node::{Candidate, Follower, Node, Role};
+use crate::quorum::{is_majority, tally, VoteResult};
 use crate::types::{NodeId, Term};
 
 /// Why a node asks for votes.
@@ -27,11 +29,24 @@ impl Node {
     }
 
     /// Asks every peer whether it would vote for us in the next term, changing nothing.
+    ///
+    /// A candidate whose real campaign timed out keeps the votes of its term: answers
+    /// delayed past its election timeout still make it leader of that term, which is
+    /// safe (every voter voted for it in that term, and its log has not changed since).
+    /// Without this, replies held back longer than an election timeout (the lab's long
+    /// reordering) can keep every election from completing.
     fn pre_campaign(&mut self) {
         debug_assert!(!self.is_leader(), "a leader does not campaign");
         let id = self.config.id();
+        let term_votes =
+            match std::mem::replace(&mut self.role, Role::Follower(Follower::default())) {
+                Role::Candidate(candidate) if candidate.pre_vote => candidate.term_votes,
+                Role::Candidate(candidate) => candidate.granted,
+                Role::Follower(_) | Role::Leader(_) => BTreeSet::new(),
+            };
         let mut candidate = Candidate {
             pre_vote: true,
+            term_votes,
             ..Candidate::default()
         };
         candidate.granted.insert(id);
@@ -142,6 +157,16 @@ impl Node {
         } else {
             self.term
         };
+        if candidate.pre_vote && !reply.pre_vote && !candidate.term_votes.is_empty() {
+            // A late answer to the real campaign of our term (see `pre_campaign`).
+            if reply.granted && term == self.term {
+                candidate.term_votes.insert(from);
+                if is_majority(self.config.voters().len(), candidate.term_votes.len()) {
+                    self.become_leader();
+                }
+            }
+            return;
+        }
         if reply.pre_vote != candidate.pre_vote || (reply.granted && term != expected_term) {
             return;
         }

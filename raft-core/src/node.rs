@@ -54,6 +54,9 @@ pub(crate) struct Candidate {
     pub(crate) pre_vote: bool,
     pub(crate) granted: BTreeSet<NodeId>,
     pub(crate) refused: BTreeSet<NodeId>,
+    /// In a pre-vote round after a real campaign of the current term: the real votes of
+    /// that term granted so far (late answers still count, see `record_vote`).
+    pub(crate) term_votes: BTreeSet<NodeId>,
 }
 
 #[derive(Clone, Debug)]
@@ -436,6 +439,11 @@ impl Node {
                 let own_vote = candidate.granted.contains(&self.config.id());
                 if !own_vote || (!candidate.pre_vote && self.voted_for != Some(self.config.id())) {
                     return Err("a candidate votes for itself".into());
+                }
+                let campaigned = candidate.term_votes.contains(&self.config.id())
+                    && self.voted_for == Some(self.config.id());
+                if !candidate.term_votes.is_empty() && !campaigned {
+                    return Err("a pre-candidate keeps votes of a campaign it ran".into());
                 }
             }
             Role::Follower(_) => {}
