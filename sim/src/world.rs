@@ -28,6 +28,10 @@ pub struct RaftSetup {
     pub heartbeat_ticks: u32,
     /// Payload bytes per AppendEntries.
     pub max_message_bytes: usize,
+    /// CheckQuorum on every node: a leader that hears from no majority within the
+    /// largest election timeout steps down, and nodes hearing from a leader ignore vote
+    /// requests (on by default; raft-core's default is off).
+    pub check_quorum: bool,
     /// TEST ONLY: the Figure 8 commit bug on every node.
     #[cfg(feature = "test-hooks")]
     pub figure8_bug: bool,
@@ -40,6 +44,7 @@ impl Default for RaftSetup {
             election_ticks: (30, 60),
             heartbeat_ticks: 10,
             max_message_bytes: 64 * 1024,
+            check_quorum: true,
             #[cfg(feature = "test-hooks")]
             figure8_bug: false,
         }
@@ -443,6 +448,7 @@ impl World {
             .heartbeat_interval_ticks(self.setup.heartbeat_ticks)
             .max_message_bytes(self.setup.max_message_bytes)
             .pre_vote(true)
+            .check_quorum(self.setup.check_quorum)
             .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
         #[cfg(feature = "test-hooks")]
         let config = config.figure8_bug(self.setup.figure8_bug);
