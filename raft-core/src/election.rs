@@ -62,29 +62,65 @@ impl Node {
         self.term = self.term.next();
         self.voted_for = Some(id);
         self.persist_hard_state();
-        let mut candidate = Candidate::default();
+        let mut candidate = Candidate {
+            transfer: kind == Campaign::Transfer,
+            ..Candidate::default()
+        };
         candidate.granted.insert(id);
         self.role = Role::Candidate(candidate);
         self.reset_election_timer();
         self.request_votes(Some(kind));
     }
 
-    /// Asks every peer for its vote in `campaign`, or for a pre-vote (`None`).
-    fn request_votes(&mut self, campaign: Option<Campaign>) {
+    /// The request of `campaign`, or of a pre-vote (`None`), and the term it is sent in.
+    fn vote_request(&self, campaign: Option<Campaign>) -> (RequestVote, Term) {
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
-        let (request, term) = match campaign {
+        match campaign {
             None => (
                 RequestVote::pre_vote(last_index, last_term),
                 self.term.next(),
             ),
             Some(Campaign::Election) => (RequestVote::vote(last_index, last_term), self.term),
             Some(Campaign::Transfer) => (RequestVote::transfer(last_index, last_term), self.term),
-        };
+        }
+    }
+
+    /// Asks every peer for its vote in `campaign`, or for a pre-vote (`None`).
+    fn request_votes(&mut self, campaign: Option<Campaign>) {
+        let (request, term) = self.vote_request(campaign);
         let peers: Vec<NodeId> = self.config.peers().collect();
         for peer in peers {
             self.send_in_term(peer, term, Body::RequestVote(request.clone()));
         }
         self.count_votes();
+    }
+
+    /// A candidate's tick between its requests and its election timeout: every heartbeat
+    /// interval, it asks again the peers that have not answered (a request or its answer
+    /// may have been lost; voters answer a repeated request as they did the first).
+    /// Without this, one lost message costs a whole election timeout, and a short window
+    /// in which a majority can talk may pass without a leader.
+    pub(crate) fn resend_vote_requests(&mut self) {
+        let Role::Candidate(candidate) = &self.role else {
+            return;
+        };
+        if self.election_elapsed % self.config.heartbeat_interval_ticks() != 0 {
+            return;
+        }
+        let campaign = match (candidate.pre_vote, candidate.transfer) {
+            (true, _) => None,
+            (false, true) => Some(Campaign::Transfer),
+            (false, false) => Some(Campaign::Election),
+        };
+        let silent: Vec<NodeId> = self
+            .config
+            .peers()
+            .filter(|peer| !candidate.granted.contains(peer) && !candidate.refused.contains(peer))
+            .collect();
+        let (request, term) = self.vote_request(campaign);
+        for peer in silent {
+            self.send_in_term(peer, term, Body::RequestVote(request.clone()));
+        }
     }
 
     /// A vote request (its term already settled) or a pre-vote request (term `term`).

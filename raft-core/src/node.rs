@@ -52,6 +52,8 @@ pub(crate) struct Follower {
 pub(crate) struct Candidate {
     /// A pre-vote round: the term is not raised and nothing is persisted.
     pub(crate) pre_vote: bool,
+    /// The campaign of a leadership transfer's target.
+    pub(crate) transfer: bool,
     pub(crate) granted: BTreeSet<NodeId>,
     pub(crate) refused: BTreeSet<NodeId>,
     /// In a pre-vote round after a real campaign of the current term: the real votes of
@@ -217,6 +219,8 @@ impl Node {
                 self.election_elapsed += 1;
                 if self.election_elapsed >= self.election_timeout {
                     self.start_election();
+                } else {
+                    self.resend_vote_requests();
                 }
             }
         }
