@@ -5,7 +5,9 @@
 //! persist actions stay opaque: they are passed through to the driver untouched.
 
 use bytes::Bytes;
-use raft_core::{Action, Apply, Entry, LogIndex, Message, PersistAction, Term};
+use raft_core::{
+    Action, Apply, Entry, LogIndex, Message, NodeId, PersistAction, ReadError, Term, TransferError,
+};
 
 /// What one raft action means to the KV server.
 pub(crate) enum RaftEvent {
@@ -35,6 +37,13 @@ pub(crate) enum RaftEvent {
     ProposalRefused,
     /// The answer to a service snapshot (the server hands raft only valid ones).
     SnapshotAnswered { taken: bool },
+    /// A ReadIndex read asked with `context` is confirmed at `index`, or refused.
+    Read {
+        context: u64,
+        outcome: Result<LogIndex, ReadError>,
+    },
+    /// The answer to a leadership transfer request.
+    Transfer(Result<NodeId, TransferError>),
 }
 
 impl From<Action> for RaftEvent {
@@ -59,6 +68,8 @@ impl From<Action> for RaftEvent {
             Action::Snapshot(answer) => RaftEvent::SnapshotAnswered {
                 taken: answer.is_ok(),
             },
+            Action::Read { context, outcome } => RaftEvent::Read { context, outcome },
+            Action::Transfer(outcome) => RaftEvent::Transfer(outcome),
         }
     }
 }

@@ -32,8 +32,14 @@
 #[non_exhaustive]
 pub enum ReadMode {
     /// A Get is a log entry like a write, answered when it applies (as the lab does).
-    #[default]
     Log,
+    /// A Get asks Raft for a read index (`Input::ReadIndex`: the leader's commit index,
+    /// confirmed by a round of heartbeats answered by a majority) and is answered once the
+    /// state machine has applied that index. Nothing goes through the log. Raft must be
+    /// configured with `no_op_on_election`, or a new leader answers Gets only after its
+    /// first write commits.
+    #[default]
+    ReadIndex,
 }
 
 /// Why a [`KvConfig`] was refused.
@@ -112,7 +118,7 @@ impl Default for KvConfig {
             max_raft_state: None,
             max_key_bytes: 4 << 10,
             max_value_bytes: 1 << 20,
-            read_mode: ReadMode::Log,
+            read_mode: ReadMode::ReadIndex,
         }
     }
 }

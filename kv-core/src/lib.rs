@@ -12,8 +12,11 @@
 //!   [`ServerAction::Send`] actions in Raft's order (whatever must be durable before a
 //!   message leaves comes before it), and [`ServerAction::Reply`]s to clients after the
 //!   applies they report. A driver that carries them out in order is correct.
-//! - **Linearizable, exactly once.** Get, Put and Append go through the Raft log (Gets
-//!   too, as the lab does; [`ReadMode`] is where ReadIndex reads will go). Each request
+//! - **Linearizable, exactly once.** Put and Append go through the Raft log; Gets are
+//!   served through Raft's ReadIndex by default (a leader confirms it still leads with one
+//!   round of heartbeats, then answers once it has applied the commit index it had when
+//!   the read arrived), or through the log as the lab does ([`ReadMode`]). ReadIndex needs
+//!   Raft's `no_op_on_election`, so that a new leader knows its commit index. Each request
 //!   carries (client id, seq); the duplicate table (the highest seq applied per client)
 //!   is part of the replicated state and of the snapshot, so a retry is never applied
 //!   twice, across leader changes, restarts and snapshot installs. A retried Put or
@@ -128,6 +131,7 @@ mod digest;
 mod encoding;
 mod error;
 mod proto;
+mod reads;
 mod server;
 mod snapshot;
 mod state;

@@ -16,6 +16,7 @@ use crate::adapter::{self, RaftEvent};
 use crate::config::{KvConfig, ReadMode};
 use crate::error::{KvFatalError, KvRestoreError};
 use crate::proto::{Op, Outcome, Refusal, Reply, Request};
+use crate::reads::{ReadWaiter, Reads};
 use crate::snapshot;
 use crate::state::KvState;
 use crate::types::{ClientAddr, ClientId, Seq, StateDigest};
@@ -38,6 +39,13 @@ pub enum ServerInput {
     /// Several client requests arrived together: a leader appends the ones it accepts as
     /// one Raft batch (one persist, one AppendEntries per follower).
     Requests(Vec<(ClientAddr, Request)>),
+    /// The operator asks the leader to hand leadership to `target` (Raft's leadership
+    /// transfer); writes are sent to `target` meanwhile. Answered by
+    /// [`ServerAction::Transfer`].
+    TransferLeadership {
+        /// The server that should lead.
+        target: NodeId,
+    },
 }
 
 /// Something the driver must do, in the order the actions were returned.
@@ -58,6 +66,8 @@ pub enum ServerAction {
     Applied(Applied),
     /// The server stopped for good; see [`KvFatalError`].
     Halted(KvFatalError),
+    /// The answer to [`ServerInput::TransferLeadership`]: the transfer started, or why not.
+    Transfer(Result<NodeId, raft_core::TransferError>),
 }
 
 /// The state machine reached `index`: every server that reports the same index reports
@@ -114,6 +124,7 @@ pub struct KvServer {
     applied: LogIndex,
     applied_term: Term,
     waiting: Waiting,
+    reads: Reads,
     halted: Option<KvFatalError>,
     /// Actions of the step in progress.
     actions: Vec<ServerAction>,
@@ -166,6 +177,7 @@ impl KvServer {
             applied,
             applied_term,
             waiting: Waiting::default(),
+            reads: Reads::default(),
             halted: None,
             actions: Vec::new(),
         }
@@ -188,6 +200,9 @@ impl KvServer {
                 }
                 ServerInput::Request { from, request } => self.take_requests(vec![(from, request)]),
                 ServerInput::Requests(batch) => self.take_requests(batch),
+                ServerInput::TransferLeadership { target } => {
+                    self.step_raft(raft_core::Input::TransferLeadership { target }, &[]);
+                }
             }
             self.settle();
         }
@@ -203,7 +218,9 @@ impl KvServer {
         let requests = match input {
             ServerInput::Request { from, request } => vec![(from, request)],
             ServerInput::Requests(batch) => batch,
-            ServerInput::Tick | ServerInput::Raft(_) => return,
+            ServerInput::Tick | ServerInput::Raft(_) | ServerInput::TransferLeadership { .. } => {
+                return
+            }
         };
         for (from, request) in requests {
             let outcome = Outcome::WrongLeader { leader_hint: None };
@@ -230,6 +247,10 @@ impl KvServer {
                 Screening::Propose => {}
             }
             if self.waiting.redirect(client, seq, from) {
+                continue;
+            }
+            if let (Op::Get { key }, ReadMode::ReadIndex) = (&request.op, self.config.read_mode()) {
+                self.read(from, client, seq, key.clone());
                 continue;
             }
             if let Some(&position) = in_batch.get(&(client, seq)) {
@@ -273,21 +294,20 @@ impl KvServer {
             return Screening::Answer(Outcome::Refused(refusal));
         }
         if self.state.is_applied(request.client, request.seq) {
-            match (&request.op, self.config.read_mode()) {
+            match &request.op {
                 // Applied once already: answer as the original was answered.
-                (Op::Put { .. } | Op::Append { .. }, _) => {
+                Op::Put { .. } | Op::Append { .. } => {
                     return Screening::Answer(Outcome::Ok {
                         value: String::new(),
                     });
                 }
                 // The client has moved past this Get: nobody waits for the answer.
-                (Op::Get { .. }, ReadMode::Log)
-                    if self.state.last_seq(request.client) > Some(request.seq) =>
-                {
+                Op::Get { .. } if self.state.last_seq(request.client) > Some(request.seq) => {
                     return Screening::Drop;
                 }
-                // A retry of the current Get reads again, through the log.
-                (Op::Get { .. }, ReadMode::Log) => {}
+                // A retry of the current Get reads again (through the log, or with a
+                // new read index).
+                Op::Get { .. } => {}
             }
         }
         if !self.node.is_leader() {
@@ -342,7 +362,8 @@ impl KvServer {
                     self.wait_for(first, term, proposals);
                 }
                 RaftEvent::ProposalRefused => {
-                    let leader_hint = self.node.leader_hint();
+                    // A leader handing over points at its successor.
+                    let leader_hint = self.node.transfer_target().or(self.node.leader_hint());
                     for proposal in proposals {
                         let outcome = Outcome::WrongLeader { leader_hint };
                         self.reply(proposal.reply_to, proposal.client, proposal.seq, outcome);
@@ -351,7 +372,50 @@ impl KvServer {
                 RaftEvent::SnapshotAnswered { taken } => {
                     debug_assert!(taken, "raft refused a snapshot of applied entries");
                 }
+                RaftEvent::Read { context, outcome } => self.read_answered(context, outcome),
+                RaftEvent::Transfer(outcome) => self.actions.push(ServerAction::Transfer(outcome)),
             }
+        }
+    }
+
+    /// Asks Raft to confirm a read of `key` (a retry of a read already asked is not asked
+    /// again: the answer goes to `from`).
+    fn read(&mut self, from: ClientAddr, client: ClientId, seq: Seq, key: String) {
+        if self.reads.redirect(client, seq, from) {
+            return;
+        }
+        let context = self.reads.ask(ReadWaiter {
+            client,
+            seq,
+            key,
+            reply_to: from,
+        });
+        self.step_raft(raft_core::Input::ReadIndex { context }, &[]);
+    }
+
+    /// Raft confirmed (or refused) read `context`.
+    fn read_answered(&mut self, context: u64, outcome: Result<LogIndex, raft_core::ReadError>) {
+        match outcome {
+            Ok(index) => self.reads.confirm(context, index),
+            Err(raft_core::ReadError::NotLeader { leader_hint }) => {
+                if let Some(waiter) = self.reads.refuse(context) {
+                    let outcome = Outcome::WrongLeader { leader_hint };
+                    self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+                }
+            }
+        }
+    }
+
+    /// Answers the confirmed reads the state machine has caught up with.
+    fn answer_reads(&mut self) {
+        for waiter in self.reads.take_ready(self.applied) {
+            let value = self.state.get(&waiter.key).unwrap_or_default().to_owned();
+            self.reply(
+                waiter.reply_to,
+                waiter.client,
+                waiter.seq,
+                Outcome::Ok { value },
+            );
         }
     }
 
@@ -430,6 +494,10 @@ impl KvServer {
             let outcome = Outcome::WrongLeader { leader_hint: None };
             self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
         }
+        for waiter in self.reads.take_all() {
+            let outcome = Outcome::WrongLeader { leader_hint: None };
+            self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+        }
         self.actions.push(ServerAction::Halted(error.clone()));
         self.halted = Some(error);
     }
@@ -449,6 +517,7 @@ impl KvServer {
                 }
             }
         }
+        self.answer_reads();
         self.maybe_snapshot();
     }
 
@@ -539,6 +608,11 @@ impl KvServer {
     /// How many clients wait for an answer from this server.
     pub fn waiting_count(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// How many Gets wait for a ReadIndex confirmation or for the state machine.
+    pub fn pending_reads(&self) -> usize {
+        self.reads.len()
     }
 
     /// The encoded snapshot of the current state, as the server would hand it to Raft.

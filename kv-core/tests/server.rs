@@ -1,14 +1,15 @@
 //! The KV server's promises, one test each: who answers what and when, exactly once
 //! across retries and leader changes, limits, batching, no-op entries, halting on a
-//! corrupt installed snapshot.
+//! corrupt installed snapshot. These run the lab's mode (Gets through the log, no entry
+//! on election), where every index is known; tests/reads.rs covers ReadIndex Gets.
 
 mod cluster;
 
 use cluster::fifo::{request, Fifo};
 use cluster::{carries_entries, entry, id, install_snapshot, readdressed};
 use kv_core::{
-    ClientAddr, KvConfig, KvFatalError, KvRestoreError, Op, Outcome, Refusal, Reply, ServerAction,
-    ServerInput, SnapshotDecodeError,
+    ClientAddr, KvConfig, KvConfigBuilder, KvFatalError, KvRestoreError, Op, Outcome, ReadMode,
+    Refusal, Reply, ServerAction, ServerInput, SnapshotDecodeError,
 };
 use raft_core::{LogIndex, PersistAction, PersistedState, Term};
 
@@ -40,9 +41,15 @@ fn outcomes(replies: &[Reply]) -> Vec<Outcome> {
     replies.iter().map(|reply| reply.outcome.clone()).collect()
 }
 
+/// `n` servers in the lab's mode: Gets through the log and no entry on election.
+fn log_fifo(n: usize, config: KvConfigBuilder) -> Fifo {
+    let config = config.read_mode(ReadMode::Log).build().unwrap();
+    Fifo::with_raft(n, config, |builder| builder.no_op_on_election(false))
+}
+
 /// Three servers, server 0 leading.
 fn three() -> Fifo {
-    let mut fifo = Fifo::new(3, KvConfig::default());
+    let mut fifo = log_fifo(3, KvConfig::builder());
     fifo.elect(0);
     fifo
 }
@@ -146,7 +153,7 @@ fn waiting_clients_get_wrong_leader_in_the_step_the_term_moves_on() {
 fn waiting_clients_get_wrong_leader_when_another_entry_takes_their_index() {
     // Five servers: the old leader 0 waits for its entry at index 1, away from the others;
     // the new leader 1 commits another entry there (with 2 and 3, not 4).
-    let mut fifo = Fifo::new(5, KvConfig::default());
+    let mut fifo = log_fifo(5, KvConfig::builder());
     fifo.elect(0);
     fifo.isolate(0);
     fifo.request(0, ClientAddr(1), request(1, 1, append("k", "lost")));
@@ -287,10 +294,8 @@ fn requests_over_a_limit_are_refused_by_any_server() {
     let config = KvConfig::builder()
         .max_key_bytes(4)
         .max_value_bytes(8)
-        .max_raft_state(Some(256))
-        .build()
-        .unwrap();
-    let mut fifo = Fifo::new(3, config);
+        .max_raft_state(Some(256));
+    let mut fifo = log_fifo(3, config);
     fifo.elect(0);
     let cases = [
         (put("12345", "v"), Refusal::KeyTooLarge { bytes: 5, max: 4 }),
@@ -307,11 +312,8 @@ fn requests_over_a_limit_are_refused_by_any_server() {
         }
     }
     // A command above max_raft_state / 4 = 64 bytes, with key and value within limits.
-    let config = KvConfig::builder()
-        .max_raft_state(Some(256))
-        .build()
-        .unwrap();
-    let mut fifo = Fifo::new(3, config);
+    let config = KvConfig::builder().max_raft_state(Some(256));
+    let mut fifo = log_fifo(3, config);
     fifo.elect(0);
     let big = request(1, 1, put("k", &"v".repeat(70)));
     let len = big.encoded_len() as u64;
@@ -369,7 +371,7 @@ fn fifo_step_raw(fifo: &mut Fifo, i: usize, input: ServerInput) -> Vec<ServerAct
 
 #[test]
 fn empty_and_undecodable_log_entries_apply_as_no_ops() {
-    let mut fifo = Fifo::new(3, KvConfig::default());
+    let mut fifo = log_fifo(3, KvConfig::builder());
     let valid = request(1, 1, put("k", "v")).to_bytes();
     let mut disk = PersistedState::new();
     let changes = [

@@ -20,11 +20,27 @@
 //! - **One reply per request.** Stepping a request message yields at most one reply,
 //!   addressed to its sender, in the same step: a request/response runtime can return it
 //!   as the call's response.
-//! - **No entry on election.** A new leader appends nothing of its own, so entries of
-//!   earlier terms commit only when the next command of its term commits (§5.4.2).
+//! - **No entry on election, by default.** A new leader appends nothing of its own, so
+//!   entries of earlier terms commit only when the next command of its term commits
+//!   (§5.4.2). With [`ConfigBuilder::no_op_on_election`] it appends an empty entry of its
+//!   term at once (applied with empty data: the service skips it).
 //! - **Bad input never panics.** Messages from unknown ids, stale terms, impossible
 //!   indexes are ignored or answered as Raft says; undecodable bytes give a
 //!   [`DecodeError`]; an inconsistent persisted state gives a [`RestoreError`].
+//!
+//! # What a production embedder adds
+//!
+//! - **CheckQuorum** ([`ConfigBuilder::check_quorum`], off by default): a leader that has
+//!   not heard from a majority within the smallest election timeout steps down; a node
+//!   hearing from a live leader ignores vote requests of later terms. Use it with
+//!   [`ConfigBuilder::pre_vote`].
+//! - **ReadIndex reads** ([`Input::ReadIndex`] answered by [`Action::Read`]): linearizable
+//!   reads confirmed by one heartbeat round instead of a log entry. Serve the read once
+//!   the service has applied the returned index. Enable
+//!   [`ConfigBuilder::no_op_on_election`] so a new leader can answer reads at once.
+//! - **Leadership transfer** ([`Input::TransferLeadership`] answered by
+//!   [`Action::Transfer`]): the leader catches the target up and sends it a
+//!   [`TimeoutNow`]; proposals are refused meanwhile ([`ProposeError::Transferring`]).
 //!
 //! # Example: three nodes elect a leader and commit a command
 //!
@@ -68,6 +84,7 @@
 #![warn(missing_docs)]
 
 mod action;
+mod check_quorum;
 mod config;
 mod election;
 mod log;
@@ -76,15 +93,19 @@ mod node;
 mod persist;
 mod progress;
 pub mod quorum;
+mod read_index;
 mod replication;
 mod snapshot;
+mod transfer;
 mod types;
 
-pub use action::{Action, Apply, Input, ProposeError, Proposed, SnapshotError};
+pub use action::{
+    Action, Apply, Input, ProposeError, Proposed, ReadError, SnapshotError, TransferError,
+};
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use message::{
     AppendEntries, AppendEntriesReply, Body, DecodeError, Entry, InstallSnapshot,
-    InstallSnapshotReply, Message, RequestVote, RequestVoteReply,
+    InstallSnapshotReply, Message, RequestVote, RequestVoteReply, TimeoutNow,
 };
 pub use node::{Node, RestoreError, RoleKind};
 pub use persist::{entry_record_len, PersistAction, PersistError, PersistedState, StateError};

@@ -2,6 +2,11 @@
 //!
 //! Every message is a [`Message`] envelope: sender, receiver, the sender's term and one
 //! [`Body`]. Requests are RequestVote, AppendEntries and InstallSnapshot; each has a reply.
+//! TimeoutNow (leadership transfer) is a request without a reply.
+//!
+//! Fields added after the first version (the read round of AppendEntries and its reply,
+//! the transfer mark of RequestVote, TimeoutNow) are proto3 fields with new tags: a
+//! message from an older node decodes with them zero (no round, no transfer).
 //!
 //! The public surface is typed throughout: fields are private, built by constructors
 //! and read by accessors that speak [`NodeId`], [`Term`] and [`LogIndex`]; the raw
@@ -63,7 +68,7 @@ pub struct Message {
     pub(crate) to: u64,
     #[prost(uint64, tag = "3")]
     pub(crate) term: u64,
-    #[prost(oneof = "Body", tags = "4, 5, 6, 7, 8, 9")]
+    #[prost(oneof = "Body", tags = "4, 5, 6, 7, 8, 9, 10")]
     pub(crate) body: Option<Body>,
 }
 
@@ -88,6 +93,9 @@ pub enum Body {
     /// The answer to an InstallSnapshot.
     #[prost(message, tag = "9")]
     InstallSnapshotReply(InstallSnapshotReply),
+    /// A leader tells the target of a leadership transfer to campaign at once.
+    #[prost(message, tag = "10")]
+    TimeoutNow(TimeoutNow),
 }
 
 /// RequestVote (Figure 2): a candidate's bid, with its last log position.
@@ -99,6 +107,8 @@ pub struct RequestVote {
     pub(crate) last_log_term: u64,
     #[prost(bool, tag = "3")]
     pub(crate) pre_vote: bool,
+    #[prost(bool, tag = "4")]
+    pub(crate) transfer: bool,
 }
 
 impl RequestVote {
@@ -108,6 +118,17 @@ impl RequestVote {
             last_log_index: last_log_index.0,
             last_log_term: last_log_term.0,
             pre_vote: false,
+            transfer: false,
+        }
+    }
+
+    /// A vote request of a leadership transfer's target, which campaigns because the
+    /// leader told it to ([`TimeoutNow`]). Voters do not ignore it under CheckQuorum's
+    /// lease: the leader they hear from asked for this election.
+    pub fn transfer(last_log_index: LogIndex, last_log_term: Term) -> RequestVote {
+        RequestVote {
+            transfer: true,
+            ..RequestVote::vote(last_log_index, last_log_term)
         }
     }
 
@@ -133,6 +154,11 @@ impl RequestVote {
     /// Whether this is a pre-vote.
     pub fn is_pre_vote(&self) -> bool {
         self.pre_vote
+    }
+
+    /// Whether this is the campaign of a leadership transfer's target.
+    pub fn is_transfer(&self) -> bool {
+        self.transfer
     }
 }
 
@@ -173,6 +199,8 @@ pub struct AppendEntries {
     pub(crate) entries: Vec<Entry>,
     #[prost(uint64, tag = "4")]
     pub(crate) leader_commit: u64,
+    #[prost(uint64, tag = "5")]
+    pub(crate) round: u64,
 }
 
 impl AppendEntries {
@@ -189,7 +217,16 @@ impl AppendEntries {
             prev_log_term: prev_log_term.0,
             entries,
             leader_commit: leader_commit.0,
+            round: 0,
         }
+    }
+
+    /// The same request tagged with the leader's current heartbeat round (see
+    /// [`AppendEntries::round`]).
+    #[must_use]
+    pub fn with_round(mut self, round: u64) -> AppendEntries {
+        self.round = round;
+        self
     }
 
     /// The index of the entry just before `entries`.
@@ -211,6 +248,13 @@ impl AppendEntries {
     pub fn leader_commit(&self) -> LogIndex {
         LogIndex(self.leader_commit)
     }
+
+    /// The leader's heartbeat round when it sent this request (0: none). The follower
+    /// echoes it in its reply; a majority echoing a round started after a read was asked
+    /// confirms that the leader still led then (ReadIndex).
+    pub fn round(&self) -> u64 {
+        self.round
+    }
 }
 
 /// The reply to [`AppendEntries`], carrying the fast-backup hint on rejection.
@@ -226,6 +270,8 @@ pub struct AppendEntriesReply {
     pub(crate) conflict_term: u64,
     #[prost(uint64, tag = "5")]
     pub(crate) conflict_index: u64,
+    #[prost(uint64, tag = "6")]
+    pub(crate) round: u64,
 }
 
 impl AppendEntriesReply {
@@ -253,7 +299,15 @@ impl AppendEntriesReply {
             rejected_index: rejected_index.0,
             conflict_term: conflict_term.0,
             conflict_index: conflict_index.0,
+            round: 0,
         }
+    }
+
+    /// The same reply echoing the round of the request it answers.
+    #[must_use]
+    pub fn with_round(mut self, round: u64) -> AppendEntriesReply {
+        self.round = round;
+        self
     }
 
     /// Whether the follower's log matched at the request's previous index and took the entries.
@@ -281,6 +335,11 @@ impl AppendEntriesReply {
     /// last index + 1 when its log is too short.
     pub fn conflict_index(&self) -> LogIndex {
         LogIndex(self.conflict_index)
+    }
+
+    /// The heartbeat round of the request this answers (0 if it carried none).
+    pub fn round(&self) -> u64 {
+        self.round
     }
 }
 
@@ -339,6 +398,18 @@ impl InstallSnapshotReply {
     /// The snapshot index the follower now holds (its match index for the leader).
     pub fn last_included_index(&self) -> LogIndex {
         LogIndex(self.last_included_index)
+    }
+}
+
+/// TimeoutNow (thesis §3.10): the leader has brought the target of a leadership transfer
+/// up to date and tells it to campaign at once, skipping pre-vote. It has no reply.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimeoutNow {}
+
+impl TimeoutNow {
+    /// The request.
+    pub fn new() -> TimeoutNow {
+        TimeoutNow {}
     }
 }
 
@@ -405,7 +476,7 @@ impl Message {
         )
     }
 
-    /// Whether every term and index the message carries is at most 2^62; a node ignores
+    /// Whether every term, index and round the message carries is at most 2^62; a node ignores
     /// a message that is not (see `MAX_TERM_OR_INDEX`).
     pub(crate) fn within_limits(&self) -> bool {
         let ok = |number: u64| number <= MAX_TERM_OR_INDEX;
@@ -417,6 +488,7 @@ impl Message {
                     ok(a.prev_log_index)
                         && ok(a.prev_log_term)
                         && ok(a.leader_commit)
+                        && ok(a.round)
                         && a.entries.iter().all(|e| ok(e.index) && ok(e.term))
                 }
                 Some(Body::AppendEntriesReply(r)) => {
@@ -424,11 +496,13 @@ impl Message {
                         && ok(r.rejected_index)
                         && ok(r.conflict_term)
                         && ok(r.conflict_index)
+                        && ok(r.round)
                 }
                 Some(Body::InstallSnapshot(s)) => {
                     ok(s.last_included_index) && ok(s.last_included_term)
                 }
                 Some(Body::InstallSnapshotReply(r)) => ok(r.last_included_index),
+                Some(Body::TimeoutNow(_)) => true,
             }
     }
 
@@ -461,7 +535,11 @@ impl Message {
             None => format!("EMPTY {head}"),
             Some(Body::RequestVote(rv)) => format!(
                 "{} {head} last=i{}/t{}",
-                if rv.pre_vote { "PV" } else { "RV" },
+                match (rv.pre_vote, rv.transfer) {
+                    (true, _) => "PV",
+                    (false, true) => "TV",
+                    (false, false) => "RV",
+                },
                 rv.last_log_index,
                 rv.last_log_term
             ),
@@ -471,18 +549,19 @@ impl Message {
                 r.granted
             ),
             Some(Body::AppendEntries(ae)) => format!(
-                "AE {head} prev=i{}/t{} n={} commit=i{}",
+                "AE {head} prev=i{}/t{} n={} commit=i{} r{}",
                 ae.prev_log_index,
                 ae.prev_log_term,
                 ae.entries.len(),
-                ae.leader_commit
+                ae.leader_commit,
+                ae.round
             ),
             Some(Body::AppendEntriesReply(r)) if r.success => {
-                format!("AER {head} ok match=i{}", r.match_index)
+                format!("AER {head} ok match=i{} r{}", r.match_index, r.round)
             }
             Some(Body::AppendEntriesReply(r)) => format!(
-                "AER {head} reject=i{} conflict=t{}@i{}",
-                r.rejected_index, r.conflict_term, r.conflict_index
+                "AER {head} reject=i{} conflict=t{}@i{} r{}",
+                r.rejected_index, r.conflict_term, r.conflict_index, r.round
             ),
             Some(Body::InstallSnapshot(s)) => format!(
                 "IS {head} last=i{}/t{} bytes={}",
@@ -493,6 +572,7 @@ impl Message {
             Some(Body::InstallSnapshotReply(r)) => {
                 format!("ISR {head} last=i{}", r.last_included_index)
             }
+            Some(Body::TimeoutNow(_)) => format!("TN {head}"),
         }
     }
 }

@@ -12,10 +12,12 @@ pub fn majority_index(match_indexes: &[LogIndex]) -> LogIndex {
     majority_of(match_indexes.iter().copied())
 }
 
-/// [`majority_index`] of indexes given one by one (the leader's hot path: no allocation
-/// for clusters of up to 16 voters).
-pub(crate) fn majority_of(match_indexes: impl IntoIterator<Item = LogIndex>) -> LogIndex {
-    let mut small = [LogIndex::ZERO; SMALL_CLUSTER];
+/// [`majority_index`] of values given one by one (the leader's hot path: no allocation
+/// for clusters of up to 16 voters). Also the highest heartbeat round a majority echoed.
+pub(crate) fn majority_of<T: Copy + Ord + Default>(
+    match_indexes: impl IntoIterator<Item = T>,
+) -> T {
+    let mut small = [T::default(); SMALL_CLUSTER];
     let mut large = Vec::new();
     let mut count = 0;
     for index in match_indexes {
@@ -36,7 +38,7 @@ pub(crate) fn majority_of(match_indexes: impl IntoIterator<Item = LogIndex>) -> 
         &mut large[..]
     };
     if scratch.is_empty() {
-        return LogIndex::ZERO;
+        return T::default();
     }
     // Descending order: position n / 2 is the (n / 2 + 1)-th largest.
     scratch.sort_unstable_by(|a, b| b.cmp(a));
@@ -52,6 +54,11 @@ pub enum VoteResult {
     Lost,
     /// Neither yet.
     Pending,
+}
+
+/// Whether `count` of `voters` voters are a majority.
+pub fn is_majority(voters: usize, count: usize) -> bool {
+    count > voters / 2
 }
 
 /// Tallies `granted` and `refused` votes among `voters` voters.

@@ -14,21 +14,35 @@ use crate::types::{LogIndex, NodeId, Term};
 impl Node {
     /// Appends the commands to the leader's log and streams them to the followers.
     pub(crate) fn propose(&mut self, commands: Vec<Bytes>) {
-        if !self.is_leader() {
-            let leader_hint = self.leader_hint();
-            self.actions
-                .push(Action::Proposal(Err(ProposeError::NotLeader {
-                    leader_hint,
-                })));
+        let refusal = if !self.is_leader() {
+            Some(ProposeError::NotLeader {
+                leader_hint: self.leader_hint(),
+            })
+        } else if let Some(target) = self.transferring_to() {
+            Some(ProposeError::Transferring { target })
+        } else if commands.is_empty() {
+            Some(ProposeError::EmptyBatch)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            self.actions.push(Action::Proposal(Err(refusal)));
             return;
         }
-        if commands.is_empty() {
-            self.actions
-                .push(Action::Proposal(Err(ProposeError::EmptyBatch)));
-            return;
-        }
-        let first = self.log.last_index().next();
         let count = commands.len() as u64;
+        let first = self.append_and_replicate(commands);
+        self.actions.push(Action::Proposal(Ok(Proposed {
+            index: first,
+            term: self.term,
+            count,
+        })));
+        self.maybe_commit();
+    }
+
+    /// Appends commands of the leader's term to its log, persists them and streams them
+    /// to the followers; returns the index of the first.
+    pub(crate) fn append_and_replicate(&mut self, commands: Vec<Bytes>) -> LogIndex {
+        let first = self.log.last_index().next();
         let entries: Vec<Entry> = commands
             .into_iter()
             .enumerate()
@@ -40,12 +54,7 @@ impl Node {
         self.actions
             .push(Action::Persist(PersistAction::Append(entries)));
         self.broadcast_append();
-        self.actions.push(Action::Proposal(Ok(Proposed {
-            index: first,
-            term: self.term,
-            count,
-        })));
-        self.maybe_commit();
+        first
     }
 
     /// The voter at `position` among the voters, unless it is this node. Looping over
@@ -70,8 +79,9 @@ impl Node {
     /// entries sent earlier were lost, it rejects, and the leader probes from its hint. A
     /// probed follower that answered since the last heartbeat gets entries (or the
     /// snapshot); one that did not gets an empty probe, so nothing large is resent
-    /// to a follower that may be gone.
+    /// to a follower that may be gone. Every heartbeat starts a new round (ReadIndex).
     pub(crate) fn broadcast_heartbeat(&mut self) {
+        self.start_round();
         for position in 0..self.config.voters().len() {
             let Some(peer) = self.peer_at(position) else {
                 continue;
@@ -118,7 +128,10 @@ impl Node {
             return;
         };
         let append = AppendEntries::new(prev, prev_term, Vec::new(), self.log.committed());
-        self.send(peer, Body::AppendEntries(append));
+        self.send(
+            peer,
+            Body::AppendEntries(append.with_round(self.current_round())),
+        );
         if let Role::Leader(leader) = &mut self.role {
             if let Some(progress) = leader.progress.get_mut(&peer) {
                 progress.on_sent(prev);
@@ -154,7 +167,10 @@ impl Node {
         }
         let last_sent = entries.last().map_or(prev, Entry::index);
         let append = AppendEntries::new(prev, prev_term, entries, self.log.committed());
-        self.send(peer, Body::AppendEntries(append));
+        self.send(
+            peer,
+            Body::AppendEntries(append.with_round(self.current_round())),
+        );
         if let Role::Leader(leader) = &mut self.role {
             if let Some(progress) = leader.progress.get_mut(&peer) {
                 progress.on_sent(last_sent);
@@ -238,8 +254,17 @@ impl Node {
         }
     }
 
-    /// The follower's side of AppendEntries (the term is already settled as ours).
+    /// Starts a leader's next heartbeat round: every AppendEntries from now on carries it.
+    pub(crate) fn start_round(&mut self) {
+        if let Role::Leader(leader) = &mut self.role {
+            leader.reads.start_round();
+        }
+    }
+
+    /// The follower's side of AppendEntries (the term is already settled as ours). Every
+    /// answer echoes the request's round.
     pub(crate) fn handle_append_entries(&mut self, from: NodeId, append: AppendEntries) {
+        let round = append.round;
         let Some((prev, entries)) =
             self.skip_compacted(append.prev_log_index, append.prev_log_term, append.entries)
         else {
@@ -252,12 +277,13 @@ impl Node {
         match self.log.term_at(prev_index) {
             None => {
                 // Our log is too short: tell the leader where it ends.
-                self.reject_append(from, prev_index, Term::ZERO, self.log.last_index().next());
+                let end = self.log.last_index().next();
+                self.reject_append(from, round, (prev_index, Term::ZERO, end));
                 return;
             }
             Some(term) if term != prev.1 => {
                 let first = self.log.first_index_of_term_at(prev_index);
-                self.reject_append(from, prev_index, term, first);
+                self.reject_append(from, round, (prev_index, term, first));
                 return;
             }
             Some(_) => {}
@@ -268,10 +294,8 @@ impl Node {
         }
         self.log
             .commit_to(LogIndex(append.leader_commit).min(last_new));
-        self.send(
-            from,
-            Body::AppendEntriesReply(AppendEntriesReply::success(last_new)),
-        );
+        let reply = AppendEntriesReply::success(last_new).with_round(round);
+        self.send(from, Body::AppendEntriesReply(reply));
     }
 
     /// Drops the entries of an AppendEntries that fall inside our snapshot (they are
@@ -328,15 +352,11 @@ impl Node {
         true
     }
 
-    fn reject_append(
-        &mut self,
-        to: NodeId,
-        rejected: LogIndex,
-        conflict_term: Term,
-        conflict_index: LogIndex,
-    ) {
+    /// Rejects an AppendEntries of `round` at (rejected index, conflict term, conflict index).
+    fn reject_append(&mut self, to: NodeId, round: u64, at: (LogIndex, Term, LogIndex)) {
+        let (rejected, conflict_term, conflict_index) = at;
         let reply = AppendEntriesReply::reject(rejected, conflict_term, conflict_index);
-        self.send(to, Body::AppendEntriesReply(reply));
+        self.send(to, Body::AppendEntriesReply(reply.with_round(round)));
     }
 }
 

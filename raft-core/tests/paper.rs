@@ -19,11 +19,13 @@ fn msg(message: raft_core::Message) -> Input {
     Input::Message(message)
 }
 
-/// Ticks a lone node until it acts; returns the number of ticks and the actions.
+/// Ticks a lone node until it campaigns in a new term (a candidate asking silent peers
+/// again is not a campaign); returns the number of ticks and that tick's actions.
 fn tick_until_actions(node: &mut Node) -> (u32, Vec<Action>) {
+    let term = node.term();
     for ticks in 1..=node.config().election_timeout_ticks_max() {
         let actions = node.step(Input::Tick);
-        if !actions.is_empty() {
+        if node.term() != term {
             return (ticks, actions);
         }
     }
@@ -235,6 +237,33 @@ fn s5_2_candidate_steps_down_on_leader_append() {
     let reply = append_reply_of(only_send(&actions));
     assert!(reply.is_success());
     assert_eq!(reply.match_index().0, 1);
+}
+
+#[test]
+fn s5_2_candidate_asks_silent_peers_again_every_heartbeat() {
+    let mut n = Node::new(config(1, 5));
+    tick_until_actions(&mut n);
+    n.step(msg(vote(2, 1, 1, false)));
+    n.step(msg(vote(3, 1, 1, true)));
+    let mut again = Vec::new();
+    for _ in 0..n.config().heartbeat_interval_ticks() {
+        again.extend(n.step(Input::Tick));
+    }
+    assert!(persists(&again).is_empty(), "the vote is already durable");
+    let targets: Vec<u64> = sends(&again).iter().map(|m| m.to().0).collect();
+    assert_eq!(targets, [4, 5], "only the peers that did not answer");
+    for request in sends(&again) {
+        assert_eq!(request.term(), Term(1));
+        assert_eq!(
+            request.body(),
+            Some(&Body::RequestVote(raft_core::RequestVote::vote(
+                LogIndex(0),
+                Term(0)
+            )))
+        );
+    }
+    n.step(msg(vote(5, 1, 1, true)));
+    assert_eq!(n.role(), RoleKind::Leader, "a repeated request still wins");
 }
 
 #[test]

@@ -204,5 +204,6 @@ fn kv_config(
 ) -> Result<kv_core::KvConfig, kv_core::KvConfigError> {
     kv_core::KvConfig::builder()
         .max_raft_state(setup.max_raft_state)
+        .read_mode(setup.read_mode)
         .build()
 }

@@ -36,6 +36,10 @@ pub struct RaftSetup {
     pub heartbeat_ticks: u32,
     /// Payload bytes per AppendEntries.
     pub max_message_bytes: usize,
+    /// CheckQuorum on every node: a leader that hears from no majority within the
+    /// largest election timeout steps down, and nodes hearing from a leader ignore vote
+    /// requests (on by default; raft-core's default is off).
+    pub check_quorum: bool,
     /// TEST ONLY: the Figure 8 commit bug on every node.
     #[cfg(feature = "test-hooks")]
     pub figure8_bug: bool,
@@ -48,6 +52,7 @@ impl Default for RaftSetup {
             election_ticks: (30, 60),
             heartbeat_ticks: 10,
             max_message_bytes: 64 * 1024,
+            check_quorum: true,
             #[cfg(feature = "test-hooks")]
             figure8_bug: false,
         }
@@ -469,6 +474,11 @@ impl World {
                     proposal = Some(answer);
                 }
                 Effect::SnapshotTaken(taken) => self.trace.mix(&[5, u64::from(taken)]),
+                Effect::Read { context, outcome } => {
+                    let index = outcome.map_or(0, |index| index.0);
+                    self.trace.mix(&[8, context, index]);
+                }
+                Effect::Transfer(outcome) => self.trace.mix(&[9, u64::from(outcome.is_ok())]),
                 Effect::Reply { to, reply } => self.send_reply(i, to, &reply),
                 Effect::Applied(applied) => {
                     self.trace.mix(&[16, applied.index.0, applied.digest.0]);
@@ -592,6 +602,9 @@ impl World {
             .heartbeat_interval_ticks(self.setup.heartbeat_ticks)
             .max_message_bytes(self.setup.max_message_bytes)
             .pre_vote(true)
+            .check_quorum(self.setup.check_quorum)
+            // KV servers serve ReadIndex Gets: a new leader must learn its commit index.
+            .no_op_on_election(matches!(self.service, Service::Kv(_)))
             .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
         #[cfg(feature = "test-hooks")]
         let config = config.figure8_bug(self.setup.figure8_bug);
@@ -691,6 +704,8 @@ fn input_tag(input: &ProcessInput) -> u64 {
         ProcessInput::Raft(Input::ProposeBatch(_)) => 13,
         ProcessInput::Raft(Input::Snapshot { .. }) => 14,
         ProcessInput::Request { .. } => 15,
+        ProcessInput::Raft(Input::ReadIndex { .. }) => 17,
+        ProcessInput::Raft(Input::TransferLeadership { .. }) => 18,
     }
 }
 
@@ -709,6 +724,8 @@ fn describe_input(input: &ProcessInput) -> String {
         ProcessInput::Raft(Input::Snapshot { index, data }) => {
             format!("snapshot {index} bytes={}", data.len())
         }
+        ProcessInput::Raft(Input::ReadIndex { context }) => format!("read {context}"),
+        ProcessInput::Raft(Input::TransferLeadership { target }) => format!("transfer to {target}"),
         ProcessInput::Request { from, request } => format!(
             "request from c{} client={} seq={} {:?}",
             from.0, request.client.0, request.seq.0, request.op

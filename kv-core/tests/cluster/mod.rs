@@ -79,7 +79,8 @@ impl Cluster {
         let raft_configs: Vec<Config> = (0..n)
             .map(|i| {
                 let builder = Config::builder(id(i), ids(n))
-                    .seed(seed.wrapping_mul(1000).wrapping_add(id(i).0));
+                    .seed(seed.wrapping_mul(1000).wrapping_add(id(i).0))
+                    .no_op_on_election(true);
                 adjust(builder).build().expect("valid raft config")
             })
             .collect();
@@ -235,6 +236,7 @@ impl Cluster {
             }
             ServerAction::Send(message) => output.sends.push(message),
             ServerAction::Reply { to, reply } => output.replies.push((to, reply)),
+            ServerAction::Transfer(_) => {}
             ServerAction::Applied(applied) => {
                 let agreed = *self
                     .agreed
@@ -305,6 +307,7 @@ pub fn describe_input(input: &ServerInput) -> String {
         ServerInput::Raft(message) => message.summary(),
         ServerInput::Request { from, request } => format!("request {from} {request}"),
         ServerInput::Requests(batch) => format!("{} requests", batch.len()),
+        ServerInput::TransferLeadership { target } => format!("transfer to {target}"),
     }
 }
 
@@ -318,6 +321,7 @@ fn describe_action(action: &ServerAction) -> String {
             applied.index, applied.term, applied.digest, applied.source
         ),
         ServerAction::Halted(error) => format!("halted: {error}"),
+        ServerAction::Transfer(outcome) => format!("transfer {outcome:?}"),
     }
 }
 

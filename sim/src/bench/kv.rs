@@ -221,7 +221,7 @@ impl KvCluster {
                         None => return Err(format!("a reply to unknown clerk {}", to.0)),
                     }
                 }
-                ServerAction::Applied(_) => {}
+                ServerAction::Applied(_) | ServerAction::Transfer(_) => {}
                 ServerAction::Halted(error) => return Err(format!("server {s} halted: {error}")),
             }
         }

@@ -54,6 +54,10 @@ enum Command {
         /// Worker threads (each run stays deterministic); defaults to the core count.
         #[arg(long)]
         jobs: Option<usize>,
+        /// How the KV scenarios' servers serve Gets: `read-index` (the default) or `log`
+        /// (the lab's way, through the Raft log).
+        #[arg(long, value_enum, default_value_t = ReadModeArg::ReadIndex)]
+        read_mode: ReadModeArg,
     },
     /// Run one scenario (or `fuzz` for a fuzz seed) under one seed and print its trace.
     Replay {
@@ -136,8 +140,16 @@ pub fn main() -> ExitCode {
             seeds,
             json,
             jobs,
+            read_mode,
         }) => match select(&targets) {
-            Ok(scenarios) => run_command(&scenarios, seed, seeds, json, jobs),
+            Ok(scenarios) => {
+                let mode = read_mode.mode();
+                let scenarios: Vec<Scenario> = scenarios
+                    .into_iter()
+                    .map(|s| s.with_read_mode(mode))
+                    .collect();
+                run_command(&scenarios, seed, seeds, json, jobs)
+            }
             Err(message) => usage_error(&message),
         },
         Some(Command::Replay { id, seed, .. }) if id == "fuzz" => fuzz::replay_fuzz(seed),
@@ -179,6 +191,24 @@ pub fn main() -> ExitCode {
             Ok(_) => usage_error("--servers must be between 1 and 8"),
             Err(message) => usage_error(&message),
         },
+    }
+}
+
+/// How KV servers serve Gets, on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ReadModeArg {
+    /// Raft's ReadIndex: a round of heartbeats, no log entry.
+    ReadIndex,
+    /// Through the Raft log, as the lab does.
+    Log,
+}
+
+impl ReadModeArg {
+    fn mode(self) -> kv_core::ReadMode {
+        match self {
+            ReadModeArg::ReadIndex => kv_core::ReadMode::ReadIndex,
+            ReadModeArg::Log => kv_core::ReadMode::Log,
+        }
     }
 }
 

@@ -123,7 +123,20 @@ impl Scenario {
     /// The same scenario on KV servers that snapshot at `max_raft_state` (or never).
     #[must_use]
     pub fn kv(mut self, max_raft_state: Option<usize>) -> Scenario {
-        self.kv = Some(KvSetup { max_raft_state });
+        self.kv = Some(KvSetup {
+            max_raft_state,
+            read_mode: kv_core::ReadMode::ReadIndex,
+        });
+        self
+    }
+
+    /// The same scenario with its KV servers serving Gets in `mode` (no change for a Raft
+    /// scenario).
+    #[must_use]
+    pub fn with_read_mode(mut self, mode: kv_core::ReadMode) -> Scenario {
+        if let Some(kv) = &mut self.kv {
+            kv.read_mode = mode;
+        }
         self
     }
 }
@@ -134,6 +147,8 @@ pub struct KvSetup {
     /// Snapshot when the persisted raft state nears this many bytes (the lab's
     /// maxraftstate), or never.
     pub max_raft_state: Option<usize>,
+    /// How Gets are served (ReadIndex unless the run asks for the lab's log reads).
+    pub read_mode: kv_core::ReadMode,
 }
 
 impl fmt::Debug for Scenario {

@@ -61,6 +61,15 @@ pub enum Effect {
     Proposal(Result<Proposed, ProposeError>),
     /// A bare node answers a snapshot handed to it.
     SnapshotTaken(bool),
+    /// A bare node answers a ReadIndex read.
+    Read {
+        /// The caller's context.
+        context: u64,
+        /// The read index, or why not.
+        outcome: Result<raft_core::LogIndex, raft_core::ReadError>,
+    },
+    /// A bare node answers a leadership transfer request.
+    Transfer(Result<raft_core::NodeId, raft_core::TransferError>),
     /// A KV server answers a client.
     Reply {
         /// The client's address.
@@ -150,6 +159,8 @@ fn raft_effect(action: Action) -> Effect {
         Action::Apply(apply) => Effect::Apply(apply),
         Action::Proposal(answer) => Effect::Proposal(answer),
         Action::Snapshot(answer) => Effect::SnapshotTaken(answer.is_ok()),
+        Action::Read { context, outcome } => Effect::Read { context, outcome },
+        Action::Transfer(outcome) => Effect::Transfer(outcome),
     }
 }
 
@@ -160,6 +171,7 @@ fn kv_effect(action: ServerAction) -> Effect {
         ServerAction::Reply { to, reply } => Effect::Reply { to, reply },
         ServerAction::Applied(applied) => Effect::Applied(applied),
         ServerAction::Halted(error) => Effect::Halted(error),
+        ServerAction::Transfer(outcome) => Effect::Transfer(outcome),
     }
 }
 
@@ -171,6 +183,12 @@ impl std::fmt::Display for Effect {
             Effect::Apply(apply) => Action::Apply(apply.clone()).fmt(f),
             Effect::Proposal(answer) => Action::Proposal(*answer).fmt(f),
             Effect::SnapshotTaken(taken) => write!(f, "snapshot taken={taken}"),
+            Effect::Read { context, outcome } => Action::Read {
+                context: *context,
+                outcome: *outcome,
+            }
+            .fmt(f),
+            Effect::Transfer(outcome) => Action::Transfer(*outcome).fmt(f),
             Effect::Reply { to, reply } => write!(
                 f,
                 "reply c{} client={} seq={} {:?}",

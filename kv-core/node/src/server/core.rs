@@ -109,7 +109,7 @@ impl Core {
                 ServerAction::Persist(persist) => self.wal.record(&persist)?,
                 ServerAction::Send(message) => self.outgoing.push(Outgoing::Peer(message)),
                 ServerAction::Reply { to, reply } => self.outgoing.push(Outgoing::Reply(to, reply)),
-                ServerAction::Applied(_) => {}
+                ServerAction::Applied(_) | ServerAction::Transfer(_) => {}
                 ServerAction::Halted(error) => return Err(NodeError::Halted(error)),
             }
         }

@@ -129,8 +129,12 @@ pub fn configs(config: &NodeConfig) -> Result<(raft_core::Config, KvConfig), Nod
     if !config.peers.contains_key(&config.id) {
         return Err(NodeError::NotAMember(config.id));
     }
+    // Pre-vote and CheckQuorum keep a rejoining node from deposing a working leader;
+    // the no-op entry lets a new leader serve ReadIndex Gets at once.
     let raft = raft_core::Config::builder(config.id, config.peers.keys().copied())
         .pre_vote(true)
+        .check_quorum(true)
+        .no_op_on_election(true)
         .build()?;
     let kv = KvConfig::builder()
         .max_raft_state(config.max_raft_state)
