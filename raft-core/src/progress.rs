@@ -104,9 +104,12 @@ impl Progress {
     }
 
     /// Handles a rejection of the request whose previous index was `rejected_index`;
-    /// `hint` is where the leader should try next. Returns false for a stale rejection.
+    /// `hint` is where the leader should try next. Returns false for a stale rejection:
+    /// one at or below the match index (the follower acknowledged holding that entry, so
+    /// the rejection is older than the acknowledgement; a follower whose disk lost
+    /// acknowledged entries would otherwise ping-pong with its leader at network speed).
     pub fn on_reject(&mut self, rejected_index: LogIndex, hint: LogIndex) -> bool {
-        if rejected_index < self.match_index {
+        if rejected_index <= self.match_index && self.match_index > LogIndex::ZERO {
             return false;
         }
         if let ProgressMode::Snapshot { .. } = self.mode {
@@ -181,6 +184,17 @@ mod tests {
         // A duplicate of the same rejection no longer matches next_index - 1.
         assert!(!p.on_reject(LogIndex(10), LogIndex(2)));
         assert_eq!(p.next_index, LogIndex(4));
+    }
+
+    #[test]
+    fn a_rejection_at_the_match_index_is_stale() {
+        let mut p = Progress::new(LogIndex(3));
+        assert!(p.on_match(LogIndex(5)));
+        p.on_sent(LogIndex(8));
+        assert!(!p.on_reject(LogIndex(5), LogIndex(1)), "5 was acknowledged");
+        assert_eq!((p.next_index, p.mode), (LogIndex(9), ProgressMode::Replicate));
+        assert!(p.on_reject(LogIndex(6), LogIndex(6)));
+        assert_eq!(p.next_index, LogIndex(6));
     }
 
     #[test]
