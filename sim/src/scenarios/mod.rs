@@ -126,6 +126,8 @@ impl Scenario {
         self.kv = Some(KvSetup {
             max_raft_state,
             read_mode: kv_core::ReadMode::ReadIndex,
+            #[cfg(feature = "test-hooks")]
+            local_reads_bug: false,
         });
         self
     }
@@ -149,6 +151,10 @@ pub struct KvSetup {
     pub max_raft_state: Option<usize>,
     /// How Gets are served (ReadIndex unless the run asks for the lab's log reads).
     pub read_mode: kv_core::ReadMode,
+    /// TEST ONLY: leaders answer Gets locally without confirming leadership (kv-core's
+    /// `local_reads_bug`), so a test can show the linearizability checker catches it.
+    #[cfg(feature = "test-hooks")]
+    pub local_reads_bug: bool,
 }
 
 impl fmt::Debug for Scenario {
