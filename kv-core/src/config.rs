@@ -64,10 +64,12 @@ pub struct KvConfig {
     max_key_bytes: usize,
     max_value_bytes: usize,
     read_mode: ReadMode,
+    #[cfg(feature = "test-hooks")]
+    local_reads_bug: bool,
 }
 
 /// The builder for [`KvConfig`]. Defaults: no snapshots, keys up to 4 KiB, values up to
-/// 1 MiB, Gets through the log.
+/// 1 MiB, Gets through ReadIndex.
 #[derive(Clone, Debug)]
 pub struct KvConfigBuilder(KvConfig);
 
@@ -101,6 +103,18 @@ impl KvConfigBuilder {
         self
     }
 
+    /// TEST ONLY: a leader answers Gets from its own applied state at once, without
+    /// confirming that it still leads (no ReadIndex round, no log entry), in either read
+    /// mode. A leader cut off in a minority then serves stale values: the bug ReadIndex
+    /// exists to prevent. Only with the `test-hooks` feature, so that the simulator's
+    /// linearizability checker can be shown to catch it.
+    #[cfg(feature = "test-hooks")]
+    #[must_use]
+    pub fn local_reads_bug(mut self, enabled: bool) -> Self {
+        self.0.local_reads_bug = enabled;
+        self
+    }
+
     /// Validates and builds the configuration.
     pub fn build(self) -> Result<KvConfig, KvConfigError> {
         match self.0.max_raft_state {
@@ -119,6 +133,8 @@ impl Default for KvConfig {
             max_key_bytes: 4 << 10,
             max_value_bytes: 1 << 20,
             read_mode: ReadMode::ReadIndex,
+            #[cfg(feature = "test-hooks")]
+            local_reads_bug: false,
         }
     }
 }
@@ -147,6 +163,15 @@ impl KvConfig {
     /// How Gets are served.
     pub fn read_mode(&self) -> ReadMode {
         self.read_mode
+    }
+
+    /// Whether the test-only local-reads bug is switched on (always false without the
+    /// `test-hooks` feature).
+    pub(crate) fn local_reads_bug(&self) -> bool {
+        #[cfg(feature = "test-hooks")]
+        return self.local_reads_bug;
+        #[cfg(not(feature = "test-hooks"))]
+        false
     }
 
     /// The raft state size at which the server snapshots: `max_raft_state / 2`.

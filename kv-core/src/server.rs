@@ -249,6 +249,12 @@ impl KvServer {
             if self.waiting.redirect(client, seq, from) {
                 continue;
             }
+            if let (Op::Get { key }, true) = (&request.op, self.config.local_reads_bug()) {
+                // TEST ONLY: answered without confirming leadership (a stale read).
+                let value = self.state.get(key).unwrap_or_default().to_owned();
+                self.reply(from, client, seq, Outcome::Ok { value });
+                continue;
+            }
             if let (Op::Get { key }, ReadMode::ReadIndex) = (&request.op, self.config.read_mode()) {
                 self.read(from, client, seq, key.clone());
                 continue;

@@ -202,8 +202,10 @@ fn run_cluster(
 fn kv_config(
     setup: crate::scenarios::KvSetup,
 ) -> Result<kv_core::KvConfig, kv_core::KvConfigError> {
-    kv_core::KvConfig::builder()
+    let builder = kv_core::KvConfig::builder()
         .max_raft_state(setup.max_raft_state)
-        .read_mode(setup.read_mode)
-        .build()
+        .read_mode(setup.read_mode);
+    #[cfg(feature = "test-hooks")]
+    let builder = builder.local_reads_bug(setup.local_reads_bug);
+    builder.build()
 }

@@ -40,7 +40,7 @@ fn different_seeds_give_different_executions() {
 }
 
 #[test]
-fn catalog_has_every_lab_id_once() {
+fn catalog_has_every_id_once() {
     let ids: Vec<&str> = sim::catalog().iter().map(|s| s.id).collect();
     let mut unique = ids.clone();
     unique.sort_unstable();
@@ -48,7 +48,7 @@ fn catalog_has_every_lab_id_once() {
     assert_eq!(unique.len(), ids.len(), "duplicate ids");
     assert_eq!(
         ids.len(),
-        51,
-        "21 scenarios of 2A-2C, 7 of 2D, 14 of 3A and 9 of 3B"
+        54,
+        "21 scenarios of 2A-2C, 7 of 2D, 14 of 3A, 9 of 3B and 3 of X"
     );
 }

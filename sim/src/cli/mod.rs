@@ -40,7 +40,7 @@ enum Command {
     List,
     /// Run scenarios under one or more seeds.
     Run {
-        /// Scenario ids, parts (2a, 2b, 2c, 2d, 3a, 3b) or `all`; all when omitted.
+        /// Scenario ids, parts (2a, 2b, 2c, 2d, 3a, 3b, x) or `all`; all when omitted.
         targets: Vec<String>,
         /// The first seed.
         #[arg(long, default_value_t = 1)]
@@ -234,7 +234,7 @@ pub fn select(targets: &[String]) -> Result<Vec<Scenario>, String> {
         };
         if matched.is_empty() {
             return Err(format!(
-                "unknown target `{target}`: expected a scenario id, a part (2a, 2b, 2c, 2d, 3a, 3b) or `all`"
+                "unknown target `{target}`: expected a scenario id, a part (2a, 2b, 2c, 2d, 3a, 3b, x) or `all`"
             ));
         }
         matched.into_iter().for_each(|i| chosen[i] = true);

@@ -1,7 +1,8 @@
 //! The KV lab tester's helpers in simulated time (lab-reference §2): clerks made, linked
 //! and deleted; Get/Put/Append wrappers that record the history; `check`; server
 //! partitions, the partitioner, `make_partition`; StartServer and ShutdownServer; LogSize
-//! and SnapshotSize. Scenario code reads like the Go test it reproduces.
+//! and SnapshotSize; and, beyond the lab, leadership transfer. Scenario code reads like
+//! the Go test it reproduces.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -156,6 +157,21 @@ impl KvTester {
     /// The lab's Leader(): the first server whose Raft node leads.
     pub fn leader(&self) -> Option<usize> {
         (0..self.n()).find(|&i| self.t.get_state(i).is_some_and(|(_, leads)| leads))
+    }
+
+    /// Asks server `from` to hand its leadership to server `to` (kv-core's
+    /// `TransferLeadership`); returns whether the transfer is under way.
+    pub fn transfer_leadership(&self, from: usize, to: usize) -> bool {
+        let target = raft_core::NodeId(to as u64 + 1);
+        let mut world = self.t.world_mut();
+        let now = world.now();
+        world
+            .trace
+            .line(|| format!("{now:>8} transfer s{from} -> s{to}"));
+        world.step(from, raft_core::Input::TransferLeadership { target });
+        world
+            .node(from)
+            .is_some_and(|node| node.transfer_target() == Some(target))
     }
 
     /// The lab's make_partition: the first n/2+1 non-leaders, and the rest with the

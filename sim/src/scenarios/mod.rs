@@ -1,4 +1,5 @@
-//! The scenario catalog: every test of the lab, by stable id, with its part and servers.
+//! The scenario catalog: every test of the lab, by stable id, with its part and servers,
+//! and our own scenarios beyond the lab (part X).
 
 use std::fmt;
 use std::future::Future;
@@ -13,6 +14,7 @@ mod part2c;
 mod part2d;
 mod part3a;
 mod part3b;
+mod partx;
 
 /// A lab part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -29,18 +31,30 @@ pub enum Part {
     A3,
     /// The KV service with snapshots.
     B3,
+    /// Our own scenarios beyond the lab: CheckQuorum, stale reads, leadership transfer
+    /// (Raft and KV scenarios both).
+    X,
 }
 
 impl Part {
     /// Every part, in order.
-    pub const ALL: [Part; 6] = [Part::A2, Part::B2, Part::C2, Part::D2, Part::A3, Part::B3];
+    pub const ALL: [Part; 7] = [
+        Part::A2,
+        Part::B2,
+        Part::C2,
+        Part::D2,
+        Part::A3,
+        Part::B3,
+        Part::X,
+    ];
 
-    /// Whether this part runs the KV service.
+    /// Whether every scenario of this part runs the KV service (part X mixes both: see
+    /// each scenario's `kv`).
     pub fn is_kv(self) -> bool {
         matches!(self, Part::A3 | Part::B3)
     }
 
-    /// Parses `2a`, `2B`, ...
+    /// Parses `2a`, `2B`, ..., `x`.
     pub fn parse(text: &str) -> Option<Part> {
         Part::ALL
             .into_iter()
@@ -57,6 +71,7 @@ impl fmt::Display for Part {
             Part::D2 => "2D",
             Part::A3 => "3A",
             Part::B3 => "3B",
+            Part::X => "X",
         })
     }
 }
@@ -126,6 +141,8 @@ impl Scenario {
         self.kv = Some(KvSetup {
             max_raft_state,
             read_mode: kv_core::ReadMode::ReadIndex,
+            #[cfg(feature = "test-hooks")]
+            local_reads_bug: false,
         });
         self
     }
@@ -149,6 +166,10 @@ pub struct KvSetup {
     pub max_raft_state: Option<usize>,
     /// How Gets are served (ReadIndex unless the run asks for the lab's log reads).
     pub read_mode: kv_core::ReadMode,
+    /// TEST ONLY: leaders answer Gets locally without confirming leadership (kv-core's
+    /// `local_reads_bug`), so a test can show the linearizability checker catches it.
+    #[cfg(feature = "test-hooks")]
+    pub local_reads_bug: bool,
 }
 
 impl fmt::Debug for Scenario {
@@ -160,7 +181,7 @@ impl fmt::Debug for Scenario {
     }
 }
 
-/// Every scenario, in lab order.
+/// Every scenario, in lab order, then part X.
 pub fn catalog() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(part2a::scenarios());
@@ -169,6 +190,7 @@ pub fn catalog() -> Vec<Scenario> {
     all.extend(part2d::scenarios());
     all.extend(part3a::scenarios());
     all.extend(part3b::scenarios());
+    all.extend(partx::scenarios());
     all
 }
 

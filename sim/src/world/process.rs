@@ -37,7 +37,8 @@ pub enum ProcessInput {
     Tick,
     /// A Raft message from a peer.
     Peer(Message),
-    /// Any other input of a bare Raft node (proposals, snapshots from the tester).
+    /// Any other input of a bare Raft node (proposals, snapshots from the tester); a KV
+    /// server takes only `TransferLeadership` of these.
     Raft(Input),
     /// A client request (KV servers only).
     Request {
@@ -117,7 +118,8 @@ impl Process {
     }
 
     /// Steps the process. An input the kind does not take (a client request to a bare
-    /// node, a tester proposal to a KV server) is dropped and yields nothing.
+    /// node, a tester proposal to a KV server) is dropped and yields nothing; a
+    /// leadership transfer goes to either kind.
     pub fn step(&mut self, input: ProcessInput) -> Vec<Effect> {
         match self {
             Process::Raft(node) => {
@@ -135,6 +137,10 @@ impl Process {
                     ProcessInput::Peer(message) => kv_core::ServerInput::Raft(message),
                     ProcessInput::Request { from, request } => {
                         kv_core::ServerInput::Request { from, request }
+                    }
+                    // The operator's transfer request (kv-core's TransferLeadership).
+                    ProcessInput::Raft(Input::TransferLeadership { target }) => {
+                        kv_core::ServerInput::TransferLeadership { target }
                     }
                     ProcessInput::Raft(_) => return Vec::new(),
                 };
