@@ -31,8 +31,9 @@
 //! # What a production embedder adds
 //!
 //! - **CheckQuorum** ([`ConfigBuilder::check_quorum`], off by default): a leader that has
-//!   not heard from a majority within the smallest election timeout steps down; a node
-//!   hearing from a live leader ignores vote requests of later terms. Use it with
+//!   not heard from a majority within the largest election timeout steps down; a node
+//!   that heard from a live leader within the smallest election timeout ignores vote
+//!   requests of later terms. Use it with
 //!   [`ConfigBuilder::pre_vote`].
 //! - **ReadIndex reads** ([`Input::ReadIndex`] answered by [`Action::Read`]): linearizable
 //!   reads confirmed by one heartbeat round instead of a log entry. Serve the read once

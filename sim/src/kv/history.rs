@@ -6,6 +6,10 @@ use kv_core::Op;
 use crate::world::Millis;
 
 /// One call of a client, as the scenario saw it.
+///
+/// Times are in thousandths of a simulated ms, and strictly increase in the order the
+/// simulation saw calls and returns: several events of one simulated ms keep their real
+/// order, so "A returned before B was called" is never lost to the clock's resolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedOp {
     /// The clerk that made the call (its position in the world).
@@ -14,26 +18,40 @@ pub struct RecordedOp {
     pub op: Op,
     /// What a Get read (`Some("")` for Put and Append once they returned).
     pub output: Option<String>,
-    /// When the call was made.
-    pub call: Millis,
-    /// When it returned, if it did.
-    pub ret: Option<Millis>,
+    /// When the call was made (ms × 1000, ordered).
+    pub call: u64,
+    /// When it returned, if it did (ms × 1000, ordered).
+    pub ret: Option<u64>,
 }
 
 /// Every call of the run, in call order.
 #[derive(Clone, Debug, Default)]
 pub struct KvHistory {
     ops: Vec<RecordedOp>,
+    /// The last time stamp handed out.
+    last_stamp: u64,
 }
 
+/// Time stamps per simulated ms.
+pub const STAMPS_PER_MS: u64 = 1000;
+
 impl KvHistory {
+    /// A time stamp for an event at `now`: after every earlier one, and at or after
+    /// `now × 1000` (a ms with more than 1000 events spills into the next one's range,
+    /// which keeps the order).
+    fn stamp(&mut self, now: Millis) -> u64 {
+        self.last_stamp = (self.last_stamp + 1).max(now * STAMPS_PER_MS);
+        self.last_stamp
+    }
+
     /// Records a call made at `now`; returns its handle for [`KvHistory::finish`].
     pub fn begin(&mut self, client: usize, op: Op, now: Millis) -> usize {
+        let call = self.stamp(now);
         self.ops.push(RecordedOp {
             client,
             op,
             output: None,
-            call: now,
+            call,
             ret: None,
         });
         self.ops.len() - 1
@@ -41,9 +59,10 @@ impl KvHistory {
 
     /// Records that call `handle` returned `output` at `now`.
     pub fn finish(&mut self, handle: usize, output: String, now: Millis) {
+        let ret = self.stamp(now);
         if let Some(op) = self.ops.get_mut(handle) {
             op.output = Some(output);
-            op.ret = Some(now);
+            op.ret = Some(ret);
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kv_core::Op;
 
-use super::history::RecordedOp;
+use super::history::{RecordedOp, STAMPS_PER_MS};
 use crate::linearizability::{
     check, write_html, Budget, CheckResult, KvInput, KvModel, KvOutput, Operation, Outcome,
 };
@@ -68,11 +68,12 @@ fn describe_failure(ops: &[RecordedOp], result: &CheckResult) -> String {
                     .and_then(|&i| ops.get(i))
                     .map(|op| {
                         format!(
-                            "{:?} by clerk {} (called {} ms, returned {:?} ms, output {:?})",
+                            "{:?} by clerk {} (called at {} ms, returned at {} ms, output {:?})",
                             op.op,
                             op.client,
-                            op.call,
-                            op.ret,
+                            op.call / STAMPS_PER_MS,
+                            op.ret
+                                .map_or("-".to_string(), |r| (r / STAMPS_PER_MS).to_string()),
                             op.output
                                 .as_deref()
                                 .map(|o| crate::applier::show(o.as_bytes()))
@@ -111,6 +112,25 @@ mod tests {
             call,
             ret,
         }
+    }
+
+    #[test]
+    fn events_of_one_simulated_ms_keep_their_order() {
+        let mut history = crate::kv::KvHistory::default();
+        let put = history.begin(
+            0,
+            Op::Put {
+                key: "k".into(),
+                value: "new".into(),
+            },
+            3,
+        );
+        history.finish(put, String::new(), 5);
+        // Called in the same ms the put returned, but after it: it must see "new".
+        let get = history.begin(1, Op::Get { key: "k".into() }, 5);
+        history.finish(get, String::new(), 5);
+        let error = check_linearizable(history.ops()).unwrap_err();
+        assert!(error.contains("not linearizable"), "{error}");
     }
 
     #[test]
