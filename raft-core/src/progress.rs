@@ -192,7 +192,10 @@ mod tests {
         assert!(p.on_match(LogIndex(5)));
         p.on_sent(LogIndex(8));
         assert!(!p.on_reject(LogIndex(5), LogIndex(1)), "5 was acknowledged");
-        assert_eq!((p.next_index, p.mode), (LogIndex(9), ProgressMode::Replicate));
+        assert_eq!(
+            (p.next_index, p.mode),
+            (LogIndex(9), ProgressMode::Replicate)
+        );
         assert!(p.on_reject(LogIndex(6), LogIndex(6)));
         assert_eq!(p.next_index, LogIndex(6));
     }
