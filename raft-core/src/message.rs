@@ -257,6 +257,18 @@ impl AppendEntries {
     }
 }
 
+/// The most bytes an AppendEntries message takes besides its entries: the envelope
+/// (sender, receiver, term, and the body's tag and length) and the request's four numbers,
+/// each at most 11 bytes (a one-byte tag and a varint of at most 10 bytes).
+const APPEND_ENTRIES_HEADER_MAX_BYTES: usize = 8 * 11;
+
+/// The bytes of entries (each counted as [`entry_record_len`](crate::entry_record_len),
+/// its size inside the message) an AppendEntries may carry so that the whole message
+/// stays within `max_message_bytes`.
+pub(crate) fn append_entries_budget(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_sub(APPEND_ENTRIES_HEADER_MAX_BYTES)
+}
+
 /// The reply to [`AppendEntries`], carrying the fast-backup hint on rejection.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AppendEntriesReply {

@@ -4,7 +4,9 @@
 use bytes::Bytes;
 
 use crate::action::{Action, ProposeError, Proposed};
-use crate::message::{AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot};
+use crate::message::{
+    append_entries_budget, AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot,
+};
 use crate::node::{Node, Role};
 use crate::persist::PersistAction;
 use crate::progress::ProgressMode;
@@ -159,9 +161,10 @@ impl Node {
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
         };
-        let entries = self
-            .log
-            .entries_from(progress.next_index, self.config.max_message_bytes());
+        let entries = self.log.entries_from(
+            progress.next_index,
+            append_entries_budget(self.config.max_message_bytes()),
+        );
         if entries.is_empty() && !allow_empty {
             return;
         }
