@@ -77,7 +77,9 @@ impl ConfigBuilder {
     /// The largest message a node sends, in encoded bytes (envelope included). An
     /// AppendEntries carries as many entries as fit, but at least one: an entry too large
     /// to fit alone is sent alone, over the limit, so keep commands a little smaller (88
-    /// bytes of header, and each entry's index, term and framing).
+    /// bytes of header, and each entry's index, term and framing). A snapshot goes in
+    /// chunks that fit; a chunk carries at least one byte of the snapshot, so a limit
+    /// below about 80 bytes is exceeded by a chunk's own header.
     #[must_use]
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.0.max_message_bytes = bytes;
@@ -231,7 +233,7 @@ impl Config {
     }
 
     /// The largest message a node sends, in encoded bytes (see
-    /// [`ConfigBuilder::max_message_bytes`] for the exception).
+    /// [`ConfigBuilder::max_message_bytes`] for the two exceptions).
     pub fn max_message_bytes(&self) -> usize {
         self.max_message_bytes
     }
