@@ -48,7 +48,7 @@ fn catalog_has_every_lab_id_once() {
     assert_eq!(unique.len(), ids.len(), "duplicate ids");
     assert_eq!(
         ids.len(),
-        51,
-        "21 scenarios of 2A-2C, 7 of 2D, 14 of 3A and 9 of 3B"
+        52,
+        "21 scenarios of 2A-2C, 7 of 2D, 14 of 3A, 9 of 3B and our kv-snapshot-large"
     );
 }
