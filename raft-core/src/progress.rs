@@ -219,6 +219,55 @@ mod tests {
     }
 
     #[test]
+    fn one_chunk_in_flight_moves_on_only_with_its_own_answer() {
+        let mut p = Progress::new(LogIndex(3));
+        p.on_chunk_sent(LogIndex(9), 100, 0);
+        assert!(!p.can_send(), "appends wait for the snapshot");
+        assert_eq!(p.on_chunk_reply(LogIndex(9), 0, 40), Some(40));
+        p.on_chunk_sent(LogIndex(9), 100, 40);
+        assert_eq!(
+            p.on_chunk_reply(LogIndex(9), 0, 40),
+            None,
+            "a late answer to the first chunk"
+        );
+        assert_eq!(
+            p.on_chunk_reply(LogIndex(8), 40, 80),
+            None,
+            "another snapshot"
+        );
+        assert_eq!(
+            p.on_chunk_reply(LogIndex(9), 40, 100),
+            None,
+            "a partial answer holding every byte is forged"
+        );
+        assert_eq!(
+            p.on_chunk_reply(LogIndex(9), 40, 0),
+            Some(0),
+            "the follower lost what it had: start over"
+        );
+    }
+
+    #[test]
+    fn an_unanswered_chunk_is_overdue_after_the_patience() {
+        let mut p = Progress::new(LogIndex(3));
+        p.on_chunk_sent(LogIndex(9), 100, 40);
+        for _ in 1..SNAPSHOT_PATIENCE_HEARTBEATS {
+            p.on_heartbeat();
+            assert_eq!(p.overdue_chunk(), None);
+        }
+        p.on_heartbeat();
+        assert_eq!(p.overdue_chunk(), Some(40));
+        p.on_chunk_sent(LogIndex(9), 100, 40);
+        assert_eq!(
+            p.overdue_chunk(),
+            None,
+            "sent again: the patience starts over"
+        );
+        assert!(p.on_match(LogIndex(9)), "installed");
+        assert_eq!(p.mode, ProgressMode::Replicate);
+    }
+
+    #[test]
     fn match_switches_to_replicate_and_streams() {
         let mut p = Progress::new(LogIndex(3));
         assert!(p.on_match(LogIndex(3)));

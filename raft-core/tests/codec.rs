@@ -311,6 +311,40 @@ fn nodes_in_every_role() -> Vec<Node> {
         pre_candidate,
         busy_check_quorum_leader(),
     ]
+    .into_iter()
+    .chain(mid_transfer())
+    .collect()
+}
+
+/// A leader sending its snapshot in chunks, and the follower assembling it.
+fn mid_transfer() -> [Node; 2] {
+    let mut r = Router::with_builder(3, |b| b.max_message_bytes(100));
+    r.elect(1);
+    r.isolate(3);
+    for command in ["a", "b", "c"] {
+        r.propose(1, command).expect("leader");
+    }
+    r.deliver_all();
+    let data = Bytes::from(vec![7u8; 2000]);
+    r.step(
+        1,
+        Input::Snapshot {
+            index: LogIndex(3),
+            data,
+        },
+    );
+    r.heal();
+    while !r
+        .delivered
+        .iter()
+        .any(|m| matches!(m.body(), Some(Body::InstallSnapshot(c)) if c.offset() > 0))
+    {
+        if !r.deliver_one() {
+            r.tick(1);
+        }
+    }
+    assert_eq!(r.node(3).snapshot_index(), LogIndex(0), "still assembling");
+    [r.node(1).clone(), r.node(3).clone()]
 }
 
 /// A CheckQuorum leader with a no-op, reads pending and a transfer under way.
@@ -584,7 +618,7 @@ proptest! {
 
     #[test]
     fn arbitrary_messages_and_requests_never_panic_a_node(
-        role in 0usize..6,
+        role in 0usize..8,
         steps in proptest::collection::vec(
             prop_oneof![
                 3 => message().prop_map(Input::Message),
@@ -618,7 +652,7 @@ proptest! {
 
     #[test]
     fn arbitrary_messages_never_panic_a_node(
-        role in 0usize..6,
+        role in 0usize..8,
         messages in proptest::collection::vec(message(), 1..10),
         ticks in 0u32..80,
     ) {
