@@ -53,7 +53,7 @@ pub struct Config {
 }
 
 /// The builder for [`Config`]; defaults suit 10 ms ticks: elections after 300–600 ms,
-/// heartbeats every 100 ms, 1 MiB of entries per message. [`ConfigBuilder::build`]
+/// heartbeats every 100 ms, messages of at most 1 MiB. [`ConfigBuilder::build`]
 /// validates the whole configuration once.
 #[derive(Debug, Clone)]
 pub struct ConfigBuilder(Config);
@@ -74,7 +74,12 @@ impl ConfigBuilder {
         self
     }
 
-    /// The payload bytes one AppendEntries may carry (at least one entry is always sent).
+    /// The largest message a node sends, in encoded bytes (envelope included). An
+    /// AppendEntries carries as many entries as fit, but at least one: an entry too large
+    /// to fit alone is sent alone, over the limit, so keep commands a little smaller (88
+    /// bytes of header, and each entry's index, term and framing). A snapshot goes in
+    /// chunks that fit; a chunk carries at least one byte of the snapshot, so a limit
+    /// below about 80 bytes is exceeded by a chunk's own header.
     #[must_use]
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.0.max_message_bytes = bytes;
@@ -227,7 +232,8 @@ impl Config {
         self.heartbeat_interval_ticks
     }
 
-    /// The payload byte budget of one AppendEntries.
+    /// The largest message a node sends, in encoded bytes (see
+    /// [`ConfigBuilder::max_message_bytes`] for the two exceptions).
     pub fn max_message_bytes(&self) -> usize {
         self.max_message_bytes
     }

@@ -85,6 +85,7 @@
 #![warn(missing_docs)]
 
 mod action;
+mod assembly;
 mod check_quorum;
 mod config;
 mod election;

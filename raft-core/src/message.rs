@@ -5,8 +5,9 @@
 //! TimeoutNow (leadership transfer) is a request without a reply.
 //!
 //! Fields added after the first version (the read round of AppendEntries and its reply,
-//! the transfer mark of RequestVote, TimeoutNow) are proto3 fields with new tags: a
-//! message from an older node decodes with them zero (no round, no transfer).
+//! the transfer mark of RequestVote, TimeoutNow, the chunk fields of InstallSnapshot and
+//! its reply) are proto3 fields with new tags: a message from an older node decodes with
+//! them zero (no round, no transfer, a whole snapshot in one message, a complete reply).
 //!
 //! The public surface is typed throughout: fields are private, built by constructors
 //! and read by accessors that speak [`NodeId`], [`Term`] and [`LogIndex`]; the raw
@@ -257,6 +258,18 @@ impl AppendEntries {
     }
 }
 
+/// The most bytes an AppendEntries message takes besides its entries: the envelope
+/// (sender, receiver, term, and the body's tag and length) and the request's four numbers,
+/// each at most 11 bytes (a one-byte tag and a varint of at most 10 bytes).
+const APPEND_ENTRIES_HEADER_MAX_BYTES: usize = 8 * 11;
+
+/// The bytes of entries (each counted as [`entry_record_len`](crate::entry_record_len),
+/// its size inside the message) an AppendEntries may carry so that the whole message
+/// stays within `max_message_bytes`.
+pub(crate) fn append_entries_budget(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_sub(APPEND_ENTRIES_HEADER_MAX_BYTES)
+}
+
 /// The reply to [`AppendEntries`], carrying the fast-backup hint on rejection.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AppendEntriesReply {
@@ -343,7 +356,13 @@ impl AppendEntriesReply {
     }
 }
 
-/// InstallSnapshot (Figure 13), sent whole in one message.
+/// InstallSnapshot (Figure 13): one chunk of the leader's snapshot, at `offset` of a
+/// snapshot of `total_len` bytes; `done` marks the last chunk.
+///
+/// Every chunk names its snapshot by (last included index, last included term, total
+/// length), so a follower never mixes chunks of two snapshots. A message whose total
+/// length is 0 carries the whole snapshot in `data` (how nodes that sent snapshots whole
+/// encoded it, and how an empty snapshot goes): its offset must then be 0.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct InstallSnapshot {
     #[prost(uint64, tag = "1")]
@@ -352,15 +371,62 @@ pub struct InstallSnapshot {
     pub(crate) last_included_term: u64,
     #[prost(bytes = "bytes", tag = "3")]
     pub(crate) data: Bytes,
+    #[prost(uint64, tag = "4")]
+    pub(crate) offset: u64,
+    #[prost(uint64, tag = "5")]
+    pub(crate) total_len: u64,
+    #[prost(bool, tag = "6")]
+    pub(crate) done: bool,
 }
 
+/// Where a chunk's bytes go in its snapshot, once its fields were found consistent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChunkPlace {
+    /// The offset of the chunk's first byte.
+    pub(crate) offset: u64,
+    /// The offset just past its last byte.
+    pub(crate) end: u64,
+    /// The snapshot's length.
+    pub(crate) total_len: u64,
+}
+
+impl ChunkPlace {
+    /// Whether the chunk is the whole snapshot.
+    pub(crate) fn is_whole(&self) -> bool {
+        self.offset == 0 && self.end == self.total_len
+    }
+}
+
+/// The bytes an InstallSnapshot's data field and `done` flag may add to the encoding of
+/// the same message without data: the field's tag (1) and length (up to 10), the flag
+/// (2), and the growth of the body's own length prefix (up to 9).
+const CHUNK_FRAMING_BYTES: usize = 1 + 10 + 2 + 9;
+
 impl InstallSnapshot {
-    /// A snapshot covering everything up to (`last_included_index`, `last_included_term`).
+    /// The whole snapshot covering everything up to (`last_included_index`,
+    /// `last_included_term`) in one message (a single chunk).
     pub fn new(last_included_index: LogIndex, last_included_term: Term, data: Bytes) -> Self {
+        let total_len = data.len() as u64;
+        InstallSnapshot::chunk(last_included_index, last_included_term, 0, total_len, data)
+    }
+
+    /// The chunk of `data` at `offset` of a snapshot of `total_len` bytes; it is the last
+    /// chunk (`done`) if it reaches `total_len`.
+    pub fn chunk(
+        last_included_index: LogIndex,
+        last_included_term: Term,
+        offset: u64,
+        total_len: u64,
+        data: Bytes,
+    ) -> Self {
+        let done = offset.saturating_add(data.len() as u64) == total_len;
         InstallSnapshot {
             last_included_index: last_included_index.0,
             last_included_term: last_included_term.0,
             data,
+            offset,
+            total_len,
+            done,
         }
     }
 
@@ -374,17 +440,73 @@ impl InstallSnapshot {
         Term(self.last_included_term)
     }
 
-    /// The service's snapshot bytes.
+    /// This chunk's bytes of the service's snapshot.
     pub fn data(&self) -> &Bytes {
         &self.data
+    }
+
+    /// Where this chunk starts in the snapshot.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The snapshot's length in bytes (0: this message carries the whole snapshot).
+    pub fn total_len(&self) -> u64 {
+        self.total_len
+    }
+
+    /// Whether this is the snapshot's last chunk.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Where the chunk's bytes go, or `None` if its fields contradict each other (past
+    /// the total length, a `done` flag that disagrees with it, or a whole-snapshot
+    /// message at a nonzero offset): such a message is malformed.
+    pub(crate) fn place(&self) -> Option<ChunkPlace> {
+        let len = self.data.len() as u64;
+        if self.total_len == 0 {
+            return (self.offset == 0).then_some(ChunkPlace {
+                offset: 0,
+                end: len,
+                total_len: len,
+            });
+        }
+        let end = self.offset.checked_add(len)?;
+        let consistent = end <= self.total_len && self.done == (end == self.total_len);
+        consistent.then_some(ChunkPlace {
+            offset: self.offset,
+            end,
+            total_len: self.total_len,
+        })
+    }
+
+    /// How many snapshot bytes a chunk may carry so that its whole message stays within
+    /// `max_message_bytes`, given the encoded length of the same message without data
+    /// (at least one byte, so that a transfer always moves on).
+    pub(crate) fn data_room(max_message_bytes: usize, header_len: usize) -> usize {
+        max_message_bytes
+            .saturating_sub(header_len + CHUNK_FRAMING_BYTES)
+            .max(1)
     }
 }
 
 /// The reply to [`InstallSnapshot`].
+///
+/// A complete reply (`partial` false, as older nodes send it) says the follower holds
+/// everything up to `last_included_index`. A partial reply answers the chunk at `offset`
+/// of that snapshot: the follower holds its first `next_offset` bytes and wants the chunk
+/// starting there (0 after a restart, which lost what it had assembled).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct InstallSnapshotReply {
     #[prost(uint64, tag = "1")]
     pub(crate) last_included_index: u64,
+    #[prost(bool, tag = "2")]
+    pub(crate) partial: bool,
+    #[prost(uint64, tag = "3")]
+    pub(crate) offset: u64,
+    #[prost(uint64, tag = "4")]
+    pub(crate) next_offset: u64,
 }
 
 impl InstallSnapshotReply {
@@ -392,12 +514,44 @@ impl InstallSnapshotReply {
     pub fn new(last_included_index: LogIndex) -> InstallSnapshotReply {
         InstallSnapshotReply {
             last_included_index: last_included_index.0,
+            ..InstallSnapshotReply::default()
         }
     }
 
-    /// The snapshot index the follower now holds (its match index for the leader).
+    /// The answer to the chunk at `offset` of the snapshot ending at
+    /// `last_included_index`, which the follower holds the first `next_offset` bytes of.
+    pub fn partial(
+        last_included_index: LogIndex,
+        offset: u64,
+        next_offset: u64,
+    ) -> InstallSnapshotReply {
+        InstallSnapshotReply {
+            last_included_index: last_included_index.0,
+            partial: true,
+            offset,
+            next_offset,
+        }
+    }
+
+    /// The snapshot this answers; for a complete reply, the index the follower now holds
+    /// everything up to (its match index for the leader).
     pub fn last_included_index(&self) -> LogIndex {
         LogIndex(self.last_included_index)
+    }
+
+    /// Whether the follower is still assembling the snapshot.
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+
+    /// The offset of the chunk a partial reply answers.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many bytes of the snapshot the follower holds: where the next chunk starts.
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
     }
 }
 
@@ -499,9 +653,14 @@ impl Message {
                         && ok(r.round)
                 }
                 Some(Body::InstallSnapshot(s)) => {
-                    ok(s.last_included_index) && ok(s.last_included_term)
+                    ok(s.last_included_index)
+                        && ok(s.last_included_term)
+                        && ok(s.offset)
+                        && ok(s.total_len)
                 }
-                Some(Body::InstallSnapshotReply(r)) => ok(r.last_included_index),
+                Some(Body::InstallSnapshotReply(r)) => {
+                    ok(r.last_included_index) && ok(r.offset) && ok(r.next_offset)
+                }
                 Some(Body::TimeoutNow(_)) => true,
             }
     }
@@ -564,10 +723,17 @@ impl Message {
                 r.rejected_index, r.conflict_term, r.conflict_index, r.round
             ),
             Some(Body::InstallSnapshot(s)) => format!(
-                "IS {head} last=i{}/t{} bytes={}",
+                "IS {head} last=i{}/t{} at={} bytes={} of={}{}",
                 s.last_included_index,
                 s.last_included_term,
-                s.data.len()
+                s.offset,
+                s.data.len(),
+                s.total_len,
+                if s.done { " done" } else { "" }
+            ),
+            Some(Body::InstallSnapshotReply(r)) if r.partial => format!(
+                "ISR {head} last=i{} partial at={} next={}",
+                r.last_included_index, r.offset, r.next_offset
             ),
             Some(Body::InstallSnapshotReply(r)) => {
                 format!("ISR {head} last=i{}", r.last_included_index)

@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::action::{Action, Apply, Input};
+use crate::assembly::Assembly;
 use crate::check_quorum::Contact;
 use crate::config::Config;
 use crate::log::RaftLog;
@@ -46,6 +47,8 @@ pub(crate) enum Role {
 pub(crate) struct Follower {
     /// The leader heard from in the current term.
     pub(crate) leader: Option<NodeId>,
+    /// The snapshot being received in chunks, if any.
+    pub(crate) assembly: Option<Assembly>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -357,7 +360,11 @@ impl Node {
             self.voted_for = None;
             self.persist_hard_state();
         }
-        let previous = std::mem::replace(&mut self.role, Role::Follower(Follower { leader }));
+        let follower = Follower {
+            leader,
+            assembly: None,
+        };
+        let previous = std::mem::replace(&mut self.role, Role::Follower(follower));
         if let Role::Leader(mut old) = previous {
             self.refuse_reads(&mut old.reads, leader);
         }

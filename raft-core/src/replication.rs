@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::action::{Action, ProposeError, Proposed};
-use crate::message::{AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot};
+use crate::message::{append_entries_budget, AppendEntries, AppendEntriesReply, Body, Entry};
 use crate::node::{Node, Role};
 use crate::persist::PersistAction;
 use crate::progress::ProgressMode;
@@ -95,9 +95,7 @@ impl Node {
             let active = progress.on_heartbeat();
             match progress.mode {
                 ProgressMode::Probe { .. } if active => self.send_append(peer, true),
-                // Has the snapshot been installed? A yes moves the follower on; a no is
-                // ignored while the snapshot is in flight.
-                ProgressMode::Snapshot { index, .. } => self.send_empty_append_at(peer, index),
+                ProgressMode::Snapshot { .. } => self.heartbeat_snapshot(peer, active),
                 _ => self.send_empty_append(peer),
             }
         }
@@ -118,7 +116,7 @@ impl Node {
 
     /// An AppendEntries without entries whose previous entry is `prev` (or our last
     /// entry, if we no longer know the term at `prev`).
-    fn send_empty_append_at(&mut self, peer: NodeId, prev: LogIndex) {
+    pub(crate) fn send_empty_append_at(&mut self, peer: NodeId, prev: LogIndex) {
         let prev = if self.log.term_at(prev).is_some() && prev >= self.log.snapshot_index() {
             prev
         } else {
@@ -159,9 +157,10 @@ impl Node {
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
         };
-        let entries = self
-            .log
-            .entries_from(progress.next_index, self.config.max_message_bytes());
+        let entries = self.log.entries_from(
+            progress.next_index,
+            append_entries_budget(self.config.max_message_bytes()),
+        );
         if entries.is_empty() && !allow_empty {
             return;
         }
@@ -174,21 +173,6 @@ impl Node {
         if let Role::Leader(leader) = &mut self.role {
             if let Some(progress) = leader.progress.get_mut(&peer) {
                 progress.on_sent(last_sent);
-            }
-        }
-    }
-
-    fn send_snapshot(&mut self, peer: NodeId) {
-        let snapshot = InstallSnapshot::new(
-            self.log.snapshot_index(),
-            self.log.snapshot_term(),
-            self.snapshot_data.clone(),
-        );
-        let index = self.log.snapshot_index();
-        self.send(peer, Body::InstallSnapshot(snapshot));
-        if let Role::Leader(leader) = &mut self.role {
-            if let Some(progress) = leader.progress.get_mut(&peer) {
-                progress.on_snapshot_sent(index);
             }
         }
     }

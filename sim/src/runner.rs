@@ -43,6 +43,10 @@ pub struct RunReport {
     pub max_raft_state: usize,
     /// The largest persisted snapshot seen (KV scenarios).
     pub max_snapshot: usize,
+    /// The largest encoded Raft message sent (the world fails a run past the limit).
+    pub max_message: usize,
+    /// InstallSnapshot chunks sent.
+    pub snapshot_chunks: u64,
     /// Client operations completed (KV scenarios).
     pub ops: u64,
     /// Search steps the linearizability checker spent on the history (KV scenarios).
@@ -69,6 +73,8 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         commits: 0,
         max_raft_state: 0,
         max_snapshot: 0,
+        max_message: 0,
+        snapshot_chunks: 0,
         ops: 0,
         linearizability_steps: 0,
         trace: Vec::new(),
@@ -96,6 +102,8 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         report.commits += world.applier.max_index();
         report.max_raft_state = report.max_raft_state.max(world.stats.max_raft_state);
         report.max_snapshot = report.max_snapshot.max(world.stats.max_snapshot);
+        report.max_message = report.max_message.max(world.stats.max_message);
+        report.snapshot_chunks += world.stats.snapshot_chunks;
         report.trace.extend(world.trace.lines().iter().cloned());
         if record_trace {
             report.kv_history.extend_from_slice(world.kv.history.ops());

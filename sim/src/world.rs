@@ -34,7 +34,7 @@ pub struct RaftSetup {
     pub election_ticks: (u32, u32),
     /// Heartbeat interval, in ticks.
     pub heartbeat_ticks: u32,
-    /// Payload bytes per AppendEntries.
+    /// The largest Raft message, encoded (every message sent is checked against it).
     pub max_message_bytes: usize,
     /// CheckQuorum on every node: a leader that hears from no majority within the
     /// largest election timeout steps down, and nodes hearing from a leader ignore vote
@@ -74,6 +74,11 @@ pub struct Stats {
     pub max_raft_state: usize,
     /// The largest persisted snapshot seen on a KV server.
     pub max_snapshot: usize,
+    /// The largest encoded Raft message sent (at most the configured message size, or
+    /// the run fails).
+    pub max_message: usize,
+    /// InstallSnapshot messages (chunks) sent.
+    pub snapshot_chunks: u64,
 }
 
 /// Who sends or receives a message, or ticks: a server or a clerk, by position.
@@ -531,6 +536,7 @@ impl World {
     fn send(&mut self, from: usize, message: &Message) {
         let bytes = message.to_bytes();
         self.trace.mix_bytes(&bytes);
+        self.check_message_size(from, message, bytes.len());
         let Some(to) = server_index(message.to(), self.servers.len()) else {
             self.stats.messages_sent += 1;
             if !message.is_reply() {
@@ -544,6 +550,21 @@ impl World {
             message.is_reply(),
             bytes,
         );
+    }
+
+    /// The message size checker: every Raft message fits in the configured message size.
+    fn check_message_size(&mut self, from: usize, message: &Message, len: usize) {
+        self.stats.max_message = self.stats.max_message.max(len);
+        if matches!(message.body(), Some(raft_core::Body::InstallSnapshot(_))) {
+            self.stats.snapshot_chunks += 1;
+        }
+        let limit = self.setup.max_message_bytes;
+        if len > limit {
+            self.fail(format!(
+                "server {from} sent a message of {len} bytes, over the limit of {limit}: {}",
+                message.summary()
+            ));
+        }
     }
 
     /// Sends a KV server's reply to the clerk at `to`.

@@ -48,7 +48,7 @@ fn catalog_has_every_id_once() {
     assert_eq!(unique.len(), ids.len(), "duplicate ids");
     assert_eq!(
         ids.len(),
-        54,
-        "21 scenarios of 2A-2C, 7 of 2D, 14 of 3A, 9 of 3B and 3 of X"
+        55,
+        "21 scenarios of 2A-2C, 7 of 2D, 14 of 3A, 9 of 3B with our kv-snapshot-large, and 3 of X"
     );
 }

@@ -1,6 +1,7 @@
 //! Part 3B, the KV service with snapshots: every scenario under many seeds (20; 10 for the
-//! heaviest), with the lab's assertions inside the scenarios and, after every run, KV
-//! state agreement and the linearizability of the whole client history.
+//! heaviest, 3 for our 10 MiB snapshot), with the lab's assertions inside the scenarios
+//! and, after every run, KV state agreement, the message size limit and the
+//! linearizability of the whole client history.
 
 use tests::assert_scenario;
 
@@ -50,4 +51,9 @@ fn snapshot_unreliable_recover_partition_linearizable() {
         "kv-snapshot-unreliable-recover-partition-linearizable",
         1..=20,
     );
+}
+
+#[test]
+fn snapshot_large() {
+    assert_scenario("kv-snapshot-large", 1..=3);
 }

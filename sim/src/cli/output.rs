@@ -36,6 +36,8 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
         "commits": report.commits,
         "max_raft_state": report.max_raft_state,
         "max_snapshot": report.max_snapshot,
+        "max_message": report.max_message,
+        "snapshot_chunks": report.snapshot_chunks,
         "ops": report.ops,
         "linearizability_steps": report.linearizability_steps,
         "wall_ms": (wall_ms * 1000.0).round() / 1000.0,

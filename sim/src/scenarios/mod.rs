@@ -8,6 +8,7 @@ use std::pin::Pin;
 use crate::tester::{TestResult, Tester};
 
 mod kv_generic;
+mod kv_large;
 mod part2a;
 mod part2b;
 mod part2c;
@@ -190,6 +191,7 @@ pub fn catalog() -> Vec<Scenario> {
     all.extend(part2d::scenarios());
     all.extend(part3a::scenarios());
     all.extend(part3b::scenarios());
+    all.push(kv_large::scenario());
     all.extend(partx::scenarios());
     all
 }
