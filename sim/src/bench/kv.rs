@@ -214,7 +214,7 @@ impl KvCluster {
                 }
                 ServerAction::Reply { to, reply } => {
                     self.counters.client_messages += 1;
-                    self.counters.client_bytes += reply.to_bytes().len() as u64;
+                    self.counters.client_bytes += reply.encoded_len() as u64;
                     let from = self.servers[s].id();
                     match self.reply_inbox.get_mut(to.0 as usize) {
                         Some(inbox) => inbox.push((from, reply)),
