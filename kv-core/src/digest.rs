@@ -177,7 +177,14 @@ mod tests {
     #[test]
     fn wide_reduction_matches_u128_arithmetic() {
         let modulus = u128::from(MODULUS);
-        for x in [0, modulus, modulus - 1, modulus + 1, (1 << 123) - 1, 1 << 122] {
+        for x in [
+            0,
+            modulus,
+            modulus - 1,
+            modulus + 1,
+            (1 << 123) - 1,
+            1 << 122,
+        ] {
             assert_eq!(u128::from(reduce_wide(x)), x % modulus);
         }
     }

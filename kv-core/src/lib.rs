@@ -126,6 +126,7 @@
 
 mod adapter;
 mod clerk;
+mod command;
 pub mod config;
 mod digest;
 mod encoding;

@@ -82,17 +82,16 @@ impl Reads {
         Some(waiter)
     }
 
-    /// The confirmed reads whose index is at most `applied`, in index order.
-    pub(crate) fn take_ready(&mut self, applied: LogIndex) -> Vec<ReadWaiter> {
-        let later = self.confirmed.split_off(&(applied.next(), 0));
-        let ready = std::mem::replace(&mut self.confirmed, later);
-        ready
-            .into_iter()
-            .map(|((_, context), waiter)| {
-                self.forget(&waiter, context);
-                waiter
-            })
-            .collect()
+    /// Removes and returns the confirmed read of the lowest index, if that index is at
+    /// most `applied`.
+    pub(crate) fn pop_ready(&mut self, applied: LogIndex) -> Option<ReadWaiter> {
+        let entry = self.confirmed.first_entry()?;
+        if entry.key().0 > applied {
+            return None;
+        }
+        let ((_, context), waiter) = entry.remove_entry();
+        self.forget(&waiter, context);
+        Some(waiter)
     }
 
     /// Every read, asked or confirmed (the server halted).
@@ -119,6 +118,10 @@ impl Reads {
 mod tests {
     use super::*;
 
+    fn take_ready(reads: &mut Reads, applied: LogIndex) -> Vec<ReadWaiter> {
+        std::iter::from_fn(|| reads.pop_ready(applied)).collect()
+    }
+
     fn waiter(client: u64, seq: u64) -> ReadWaiter {
         ReadWaiter {
             client: ClientId(client),
@@ -135,10 +138,10 @@ mod tests {
         let b = reads.ask(waiter(2, 1));
         reads.confirm(b, LogIndex(7));
         reads.confirm(a, LogIndex(5));
-        assert!(reads.take_ready(LogIndex(4)).is_empty());
-        assert_eq!(reads.take_ready(LogIndex(6)), vec![waiter(1, 1)]);
+        assert!(take_ready(&mut reads, LogIndex(4)).is_empty());
+        assert_eq!(take_ready(&mut reads, LogIndex(6)), vec![waiter(1, 1)]);
         assert!(reads.redirect(ClientId(2), Seq(1), ClientAddr(9)));
-        let ready = reads.take_ready(LogIndex(7));
+        let ready = take_ready(&mut reads, LogIndex(7));
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].reply_to, ClientAddr(9));
         assert_eq!(reads.len(), 0);

@@ -7,12 +7,15 @@
 //! every step the server drops waiters whose term is gone and snapshots when the raft
 //! state is large (see [`crate::config`] for the policy).
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use raft_core::{LogIndex, Message, Node, NodeId, PersistAction, PersistedState, Term};
 
 use crate::adapter::{self, RaftEvent};
+use crate::command;
 use crate::config::{KvConfig, ReadMode};
 use crate::error::{KvFatalError, KvRestoreError};
 use crate::proto::{Op, Outcome, Refusal, Reply, Request};
@@ -128,6 +131,10 @@ pub struct KvServer {
     halted: Option<KvFatalError>,
     /// Actions of the step in progress.
     actions: Vec<ServerAction>,
+    /// Scratch of [`KvServer::take_requests`]: the position of each (client, seq) among
+    /// the batch's proposals, so that a request sent twice is appended once. Only looked
+    /// up, never iterated (a fixed-key hasher, so nothing here depends on the process).
+    in_batch: HashMap<(ClientId, Seq), usize, BuildHasherDefault<DefaultHasher>>,
 }
 
 impl KvServer {
@@ -180,6 +187,7 @@ impl KvServer {
             reads: Reads::default(),
             halted: None,
             actions: Vec::new(),
+            in_batch: HashMap::default(),
         }
     }
 
@@ -228,14 +236,16 @@ impl KvServer {
         }
     }
 
-    /// Screens each request, then proposes the admitted ones as one Raft batch.
+    /// Screens each request, then proposes the admitted ones as one Raft batch. The
+    /// commands of a batch are encoded into one buffer, which their entries share.
     fn take_requests(&mut self, batch: Vec<(ClientAddr, Request)>) {
         let mut proposals: Vec<Proposal> = Vec::new();
         let mut commands: Vec<Bytes> = Vec::new();
-        let mut in_batch: BTreeMap<(ClientId, Seq), usize> = BTreeMap::new();
+        self.in_batch.clear();
         let term = self.node.term();
         let mut next_index = self.node.last_log_index().next();
         let mut raft_state = self.node.raft_state_size();
+        let mut buffer = BytesMut::with_capacity(self.log_bytes_of(&batch));
         for (from, request) in batch {
             let (client, seq) = (request.client, request.seq);
             match self.screen(&request) {
@@ -249,30 +259,29 @@ impl KvServer {
             if self.waiting.redirect(client, seq, from) {
                 continue;
             }
-            if let (Op::Get { key }, ReadMode::ReadIndex) = (&request.op, self.config.read_mode()) {
-                self.read(from, client, seq, key.clone());
-                continue;
-            }
-            if let Some(&position) = in_batch.get(&(client, seq)) {
+            let request = match (request.op, self.config.read_mode()) {
+                (Op::Get { key }, ReadMode::ReadIndex) => {
+                    self.read(from, client, seq, key);
+                    continue;
+                }
+                (op, _) => Request { client, seq, op },
+            };
+            if let Some(&position) = self.in_batch.get(&(client, seq)) {
                 proposals[position].reply_to = from;
                 continue;
             }
-            let command = Bytes::from(request.to_bytes());
-            let added = adapter::entry_len(next_index, term, &command);
+            request.encode_to(&mut buffer);
+            let (command, added) = adapter::entry_len(next_index, term, buffer.split().freeze());
             if let Some(limit) = self.config.admission_limit_bytes() {
                 if raft_state + added > limit {
-                    self.reply(
-                        from,
-                        client,
-                        seq,
-                        Outcome::WrongLeader { leader_hint: None },
-                    );
+                    let outcome = Outcome::WrongLeader { leader_hint: None };
+                    self.reply(from, client, seq, outcome);
                     continue;
                 }
             }
             raft_state += added;
             next_index = next_index.next();
-            in_batch.insert((client, seq), proposals.len());
+            self.in_batch.insert((client, seq), proposals.len());
             proposals.push(Proposal {
                 client,
                 seq,
@@ -286,6 +295,17 @@ impl KvServer {
             _ => raft_core::Input::ProposeBatch(commands),
         };
         self.step_raft(input, &proposals);
+    }
+
+    /// The bytes the commands of `batch` take at most, encoded (Gets served through
+    /// ReadIndex take none).
+    fn log_bytes_of(&self, batch: &[(ClientAddr, Request)]) -> usize {
+        let read_index = self.config.read_mode() == ReadMode::ReadIndex;
+        batch
+            .iter()
+            .filter(|(_, request)| !(read_index && matches!(request.op, Op::Get { .. })))
+            .map(|(_, request)| request.encoded_len())
+            .sum()
     }
 
     /// Decides what to do with a request before it reaches the log.
@@ -408,7 +428,7 @@ impl KvServer {
 
     /// Answers the confirmed reads the state machine has caught up with.
     fn answer_reads(&mut self) {
-        for waiter in self.reads.take_ready(self.applied) {
+        while let Some(waiter) = self.reads.pop_ready(self.applied) {
             let value = self.state.get(&waiter.key).unwrap_or_default().to_owned();
             self.reply(
                 waiter.reply_to,
@@ -438,19 +458,22 @@ impl KvServer {
             return;
         }
         debug_assert_eq!(index, self.applied.next(), "raft applies in index order");
-        let request = if data.is_empty() {
-            None
-        } else {
-            Request::from_bytes(data).ok()
-        };
-        let identity = request
-            .as_ref()
-            .map(|request| (request.client, request.seq));
         let want_read = self.waiting.waits_at(index);
-        let mut read = request.and_then(|request| self.state.apply(request, want_read).read);
+        let state = &mut self.state;
+        let (identity, mut read) = if data.is_empty() {
+            (None, None)
+        } else {
+            command::with_command(data, |command| match command {
+                Some(command) => {
+                    let read = state.apply(command, want_read).read;
+                    (Some((command.client, command.seq)), read)
+                }
+                None => (None, None),
+            })
+        };
         self.applied = index;
         self.applied_term = term;
-        for (at, waiter) in self.waiting.take_through(index) {
+        while let Some((at, waiter)) = self.waiting.pop_through(index) {
             let ours =
                 at == index && waiter.term == term && identity == Some((waiter.client, waiter.seq));
             let outcome = if ours {
@@ -479,7 +502,7 @@ impl KvServer {
                 self.applied = index;
                 self.applied_term = term;
                 let leader_hint = self.node.leader_hint();
-                for (_, waiter) in self.waiting.take_through(index) {
+                while let Some((_, waiter)) = self.waiting.pop_through(index) {
                     let outcome = Outcome::WrongLeader { leader_hint };
                     self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
                 }

@@ -194,6 +194,7 @@ fn first_out_of_order<T: PartialOrd>(items: impl Iterator<Item = T>) -> Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::Command;
     use crate::proto::{Op, Request};
 
     fn sample() -> KvState {
@@ -231,7 +232,7 @@ mod tests {
                 seq: Seq(seq),
                 op,
             };
-            state.apply(request, false);
+            state.apply(Command::of(&request), false);
         }
         state
     }

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::command::{Command, OpRef};
 use crate::digest::{client_hash, pair_hash, TextHash};
-use crate::proto::{Op, Request};
 use crate::types::{ClientId, Seq, StateDigest};
 
 /// A value and its running hash.
@@ -56,18 +56,18 @@ impl KvState {
     /// Applies one committed command. With `want_read`, a Get returns the value it reads
     /// (a duplicate Get reads again at its own position in the log: still linearizable,
     /// since the clerk's call is still open when it retries).
-    pub(crate) fn apply(&mut self, request: Request, want_read: bool) -> Effect {
-        let duplicate = self.is_applied(request.client, request.seq);
-        let read = match (&request.op, want_read) {
-            (Op::Get { key }, true) => Some(self.get(key).unwrap_or_default().to_owned()),
+    pub(crate) fn apply(&mut self, command: Command<'_>, want_read: bool) -> Effect {
+        let duplicate = self.is_applied(command.client, command.seq);
+        let read = match (command.op, want_read) {
+            (OpRef::Get { key }, true) => Some(self.get(key).unwrap_or_default().to_owned()),
             _ => None,
         };
         if !duplicate {
-            self.record(request.client, request.seq);
-            match request.op {
-                Op::Get { .. } => {}
-                Op::Put { key, value } => self.put(key, value),
-                Op::Append { key, value } => self.append(key, &value),
+            self.record(command.client, command.seq);
+            match command.op {
+                OpRef::Get { .. } => {}
+                OpRef::Put { key, value } => self.put(key, value),
+                OpRef::Append { key, value } => self.append(key, value),
             }
         }
         Effect { duplicate, read }
@@ -123,29 +123,35 @@ impl KvState {
         self.digest = self.digest.wrapping_add(client_hash(client.0, seq.0));
     }
 
-    fn put(&mut self, key: String, value: String) {
-        let hash = TextHash::of(&value);
-        let added = pair_hash(&key, hash, value.len());
-        let stored = StoredValue { text: value, hash };
-        if let Some(old) = self.map.get_mut(&key) {
-            let removed = pair_hash(&key, old.hash, old.text.len());
-            *old = stored;
+    fn put(&mut self, key: &str, value: &str) {
+        let hash = TextHash::of(value);
+        let added = pair_hash(key, hash, value.len());
+        if let Some(old) = self.map.get_mut(key) {
+            let removed = pair_hash(key, old.hash, old.text.len());
+            // Reuse the old value's buffer.
+            old.text.clear();
+            old.text.push_str(value);
+            old.hash = hash;
             self.digest = self.digest.wrapping_sub(removed).wrapping_add(added);
         } else {
-            self.map.insert(key, stored);
+            let stored = StoredValue {
+                text: value.to_owned(),
+                hash,
+            };
+            self.map.insert(key.to_owned(), stored);
             self.digest = self.digest.wrapping_add(added);
         }
     }
 
-    fn append(&mut self, key: String, suffix: &str) {
-        if let Some(old) = self.map.get_mut(&key) {
-            let removed = pair_hash(&key, old.hash, old.text.len());
+    fn append(&mut self, key: &str, suffix: &str) {
+        if let Some(old) = self.map.get_mut(key) {
+            let removed = pair_hash(key, old.hash, old.text.len());
             old.text.push_str(suffix);
             old.hash = old.hash.extended(suffix);
-            let added = pair_hash(&key, old.hash, old.text.len());
+            let added = pair_hash(key, old.hash, old.text.len());
             self.digest = self.digest.wrapping_sub(removed).wrapping_add(added);
         } else {
-            self.put(key, suffix.to_owned());
+            self.put(key, suffix);
         }
     }
 }
@@ -153,6 +159,12 @@ impl KvState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::{Op, Request};
+
+    /// Applies an owned request.
+    fn apply(state: &mut KvState, request: Request, want_read: bool) -> Effect {
+        state.apply(Command::of(&request), want_read)
+    }
 
     fn request(client: u64, seq: u64, op: Op) -> Request {
         Request {
@@ -180,16 +192,17 @@ mod tests {
             key: "k".into(),
             value: "a".into(),
         };
-        assert!(!state.apply(request(1, 1, put), false).duplicate);
-        state.apply(request(1, 2, append("k", "b")), false);
-        state.apply(request(1, 3, append("new", "c")), false);
+        assert!(!apply(&mut state, request(1, 1, put), false).duplicate);
+        apply(&mut state, request(1, 2, append("k", "b")), false);
+        apply(&mut state, request(1, 3, append("new", "c")), false);
         assert_eq!(
-            state.apply(request(1, 4, get("k")), true).read.as_deref(),
+            apply(&mut state, request(1, 4, get("k")), true)
+                .read
+                .as_deref(),
             Some("ab")
         );
         assert_eq!(
-            state
-                .apply(request(1, 5, get("none")), true)
+            apply(&mut state, request(1, 5, get("none")), true)
                 .read
                 .as_deref(),
             Some("")
@@ -202,13 +215,13 @@ mod tests {
     #[test]
     fn a_duplicate_changes_nothing_and_a_duplicate_get_reads_again() {
         let mut state = KvState::default();
-        state.apply(request(1, 1, append("k", "x")), false);
+        apply(&mut state, request(1, 1, append("k", "x")), false);
         let before = state.clone();
-        let effect = state.apply(request(1, 1, append("k", "x")), false);
+        let effect = apply(&mut state, request(1, 1, append("k", "x")), false);
         assert!(effect.duplicate);
         assert_eq!(state, before);
-        state.apply(request(2, 1, append("k", "y")), false);
-        let effect = state.apply(request(1, 1, get("k")), true);
+        apply(&mut state, request(2, 1, append("k", "y")), false);
+        let effect = apply(&mut state, request(1, 1, get("k")), true);
         assert!(effect.duplicate);
         assert_eq!(effect.read.as_deref(), Some("xy"));
         assert_eq!(state.last_seq(ClientId(1)), Some(Seq(1)));
@@ -218,18 +231,18 @@ mod tests {
     #[test]
     fn the_digest_tells_states_apart_and_not_paths() {
         let mut a = KvState::default();
-        a.apply(request(1, 1, append("k", "x")), false);
-        a.apply(request(1, 2, append("k", "y")), false);
+        apply(&mut a, request(1, 1, append("k", "x")), false);
+        apply(&mut a, request(1, 2, append("k", "y")), false);
         let mut b = KvState::default();
         let put = Op::Put {
             key: "k".into(),
             value: "xy".into(),
         };
-        b.apply(request(1, 2, put), false);
+        apply(&mut b, request(1, 2, put), false);
         // The same map and table, reached two ways.
         assert_eq!(a.digest(), b.digest());
         let mut c = b.clone();
-        c.apply(request(1, 3, get("k")), false);
+        apply(&mut c, request(1, 3, get("k")), false);
         assert_ne!(
             b.digest(),
             c.digest(),
@@ -240,7 +253,7 @@ mod tests {
             key: "k".into(),
             value: "yx".into(),
         };
-        d.apply(request(1, 2, put), false);
+        apply(&mut d, request(1, 2, put), false);
         assert_ne!(b.digest(), d.digest(), "the value is part of the digest");
     }
 }
