@@ -131,6 +131,7 @@ pub mod config;
 mod digest;
 mod encoding;
 mod error;
+mod keys;
 mod proto;
 mod reads;
 mod server;

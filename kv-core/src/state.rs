@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::command::{Command, OpRef};
 use crate::digest::{client_hash, pair_hash, TextHash};
+use crate::keys::KeyMap;
 use crate::types::{ClientId, Seq, StateDigest};
 
 /// A value and its running hash.
@@ -24,7 +25,8 @@ pub(crate) struct StoredValue {
 /// The map, the duplicate table and the digest of both.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct KvState {
-    map: BTreeMap<String, StoredValue>,
+    /// Never iterated in its own order (see [`crate::keys`]).
+    map: KeyMap<StoredValue>,
     last_seq: BTreeMap<ClientId, Seq>,
     digest: u64,
 }
@@ -41,7 +43,7 @@ pub(crate) struct Effect {
 impl KvState {
     /// A state built from its parts (a decoded snapshot), with its digest computed.
     pub(crate) fn from_parts(
-        map: BTreeMap<String, StoredValue>,
+        map: KeyMap<StoredValue>,
         last_seq: BTreeMap<ClientId, Seq>,
     ) -> KvState {
         let mut state = KvState {
@@ -88,9 +90,21 @@ impl KvState {
         self.map.get(key).map(|stored| stored.text.as_str())
     }
 
-    /// The map, in key order.
-    pub(crate) fn pairs(&self) -> &BTreeMap<String, StoredValue> {
-        &self.map
+    /// The map, in key order (sorted on each call: O(n log n)).
+    pub(crate) fn sorted_pairs(&self) -> Vec<(&str, &StoredValue)> {
+        let mut pairs: Vec<(&str, &StoredValue)> = self
+            .map
+            .iter()
+            .map(|(key, stored)| (&**key, stored))
+            .collect();
+        // Keys are unique: an unstable sort gives the one order.
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        pairs
+    }
+
+    /// How many keys the map holds.
+    pub(crate) fn key_count(&self) -> usize {
+        self.map.len()
     }
 
     /// The duplicate table, in client order.
@@ -105,6 +119,7 @@ impl KvState {
 
     /// The digest computed from scratch (what [`KvState::digest`] must equal).
     pub(crate) fn recompute_digest(&self) -> StateDigest {
+        // A sum: the map's own order does not show.
         let pairs = self
             .map
             .iter()
@@ -138,7 +153,7 @@ impl KvState {
                 text: value.to_owned(),
                 hash,
             };
-            self.map.insert(key.to_owned(), stored);
+            self.map.insert(key.into(), stored);
             self.digest = self.digest.wrapping_add(added);
         }
     }
