@@ -236,7 +236,8 @@ impl KvServer {
         }
     }
 
-    /// Screens each request, then proposes the admitted ones as one Raft batch. The
+    /// Screens each request; asks Raft for one read index for all the Gets (with
+    /// [`ReadMode::ReadIndex`]), then proposes the admitted writes as one Raft batch. The
     /// commands of a batch are encoded into one buffer, which their entries share.
     fn take_requests(&mut self, batch: Vec<(ClientAddr, Request)>) {
         let mut proposals: Vec<Proposal> = Vec::new();
@@ -289,6 +290,7 @@ impl KvServer {
             });
             commands.push(command);
         }
+        self.ask_gathered_reads();
         let input = match commands.len() {
             0 => return,
             1 => raft_core::Input::Propose(commands.swap_remove(0)),
@@ -404,13 +406,19 @@ impl KvServer {
         if self.reads.redirect(client, seq, from) {
             return;
         }
-        let context = self.reads.ask(ReadWaiter {
+        self.reads.gather(ReadWaiter {
             client,
             seq,
             key,
             reply_to: from,
         });
-        self.step_raft(raft_core::Input::ReadIndex { context }, &[]);
+    }
+
+    /// Asks Raft to confirm the reads gathered from this step's requests, all at once.
+    fn ask_gathered_reads(&mut self) {
+        if let Some(context) = self.reads.ask_gathered() {
+            self.step_raft(raft_core::Input::ReadIndex { context }, &[]);
+        }
     }
 
     /// Raft confirmed (or refused) read `context`.
@@ -418,7 +426,7 @@ impl KvServer {
         match outcome {
             Ok(index) => self.reads.confirm(context, index),
             Err(raft_core::ReadError::NotLeader { leader_hint }) => {
-                if let Some(waiter) = self.reads.refuse(context) {
+                for waiter in self.reads.refuse(context) {
                     let outcome = Outcome::WrongLeader { leader_hint };
                     self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
                 }
@@ -428,14 +436,12 @@ impl KvServer {
 
     /// Answers the confirmed reads the state machine has caught up with.
     fn answer_reads(&mut self) {
-        while let Some(waiter) = self.reads.pop_ready(self.applied) {
-            let value = self.state.get(&waiter.key).unwrap_or_default().to_owned();
-            self.reply(
-                waiter.reply_to,
-                waiter.client,
-                waiter.seq,
-                Outcome::Ok { value },
-            );
+        while let Some(group) = self.reads.pop_ready(self.applied) {
+            for waiter in group {
+                let value = self.state.get(&waiter.key).unwrap_or_default().to_owned();
+                let outcome = Outcome::Ok { value };
+                self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+            }
         }
     }
 
@@ -620,7 +626,7 @@ impl KvServer {
 
     /// How many keys the map holds.
     pub fn key_count(&self) -> usize {
-        self.state.pairs().len()
+        self.state.key_count()
     }
 
     /// How many clients the duplicate table remembers.
