@@ -278,16 +278,24 @@ impl KvCluster {
     }
 
     /// Clerk `c`'s `n`-th operation: its key and value follow from (c, n), so runs repeat.
+    /// Key `k<i>`; the value `<c>:<n>:` padded with `v` to `value_bytes`.
     fn op(&self, c: usize, n: u64) -> Op {
         let mixed = (c as u64)
             .wrapping_mul(0x9e37_79b9)
             .wrapping_add(n.wrapping_mul(7919));
-        let key = format!("k{}", mixed % self.params.keys.max(1));
+        let mut key = String::with_capacity(8);
+        key.push('k');
+        push_decimal(&mut key, mixed % self.params.keys.max(1));
         let value = || {
-            let mut value = format!("{c}:{n}:");
-            let fill = self.params.value_bytes.saturating_sub(value.len());
-            value.push_str(&"v".repeat(fill));
-            value.truncate(self.params.value_bytes);
+            let len = self.params.value_bytes;
+            let mut value = String::with_capacity(len.max(24));
+            push_decimal(&mut value, c as u64);
+            value.push(':');
+            push_decimal(&mut value, n);
+            value.push(':');
+            let fill = len.saturating_sub(value.len());
+            value.extend(std::iter::repeat('v').take(fill));
+            value.truncate(len);
             value
         };
         match self.params.workload {
@@ -317,5 +325,34 @@ impl KvCluster {
             }
         }
         Ok(())
+    }
+}
+
+/// Appends `n` in decimal (what `format!("{n}")` writes, without the formatting machinery).
+fn push_decimal(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 7, 10, 99, 12_345, u64::MAX] {
+            let mut text = String::from("k");
+            push_decimal(&mut text, n);
+            assert_eq!(text, format!("k{n}"));
+        }
     }
 }
