@@ -1,9 +1,11 @@
-//! The index of the key/value map: a hash map with a fixed hasher of our own.
+//! The indexes of the replicated state: hash maps with a fixed hasher of our own, for
+//! the key/value map and the duplicate table.
 //!
-//! Every server looks a key up for every command it applies, so the map is a hash map
-//! (one hash and one comparison) rather than an ordered map (a dozen comparisons for a
-//! thousand keys). It is never iterated where order could show: whatever needs the keys
-//! in order (the snapshot) sorts them first, and the digest is a sum, which has no order.
+//! Every server looks a key and a client up for every command it applies, so both are
+//! hash maps (one hash and one comparison) rather than ordered maps (a dozen comparisons
+//! for a thousand keys). They are never iterated where order could show: whatever needs
+//! them in order (the snapshot) sorts them first, and the digest is a sum, which has no
+//! order.
 //!
 //! The hasher is fixed arithmetic, without a random seed (the crate takes no OS
 //! randomness): the same on every platform and run. It is not built to withstand keys
@@ -12,8 +14,12 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::types::ClientId;
+
 /// The map from key to stored value.
 pub(crate) type KeyMap<V> = HashMap<Box<str>, V, BuildHasherDefault<KeyHasher>>;
+/// The map from client to its row of the duplicate table.
+pub(crate) type ClientMap<V> = HashMap<ClientId, V, BuildHasherDefault<KeyHasher>>;
 
 /// A multiply-rotate hash over 8-byte words, finished by the SplitMix64 finalizer (the
 /// map's buckets use the low bits and its control bytes the high ones: both must mix).
@@ -41,6 +47,10 @@ impl Hasher for KeyHasher {
 
     fn write_u8(&mut self, byte: u8) {
         self.fold(u64::from(byte));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.fold(word);
     }
 
     fn finish(&self) -> u64 {

@@ -243,6 +243,8 @@ impl KvServer {
         let mut proposals: Vec<Proposal> = Vec::new();
         let mut commands: Vec<Bytes> = Vec::new();
         self.in_batch.clear();
+        // At most one reply per request.
+        self.actions.reserve(batch.len());
         let term = self.node.term();
         let mut next_index = self.node.last_log_index().next();
         let mut raft_state = self.node.raft_state_size();
@@ -371,7 +373,10 @@ impl KvServer {
     /// Steps the node and absorbs its actions; `proposals` are the requests behind a
     /// proposal input, in order.
     fn step_raft(&mut self, input: raft_core::Input, proposals: &[Proposal]) {
-        for action in self.node.step(input) {
+        let actions = self.node.step(input);
+        // Most raft actions become one server action (an apply becomes one or two).
+        self.actions.reserve(actions.len());
+        for action in actions {
             match RaftEvent::from(action) {
                 RaftEvent::Persist(persist) => self.actions.push(ServerAction::Persist(persist)),
                 RaftEvent::Send(message) => self.actions.push(ServerAction::Send(message)),
@@ -631,7 +636,7 @@ impl KvServer {
 
     /// How many clients the duplicate table remembers.
     pub fn client_count(&self) -> usize {
-        self.state.clients().len()
+        self.state.client_count()
     }
 
     /// How many clients wait for an answer from this server.

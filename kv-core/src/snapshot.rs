@@ -93,7 +93,8 @@ const TAG_CLIENTS: u32 = 4;
 /// Encodes `state` as the snapshot of everything up to `index`.
 pub(crate) fn encode(state: &KvState, index: LogIndex) -> Bytes {
     let pairs = state.sorted_pairs();
-    let len = encoded_len(&pairs, state, index);
+    let clients = state.sorted_clients();
+    let len = encoded_len(&pairs, &clients, index);
     let mut buf = Vec::with_capacity(len);
     put_varint_field(TAG_VERSION, u64::from(SNAPSHOT_FORMAT_VERSION), &mut buf);
     put_varint_field(TAG_INDEX, index.0, &mut buf);
@@ -103,7 +104,7 @@ pub(crate) fn encode(state: &KvState, index: LogIndex) -> Bytes {
         put_string_field(1, key, &mut buf);
         put_string_field(2, &stored.text, &mut buf);
     }
-    for (client, seq) in state.clients() {
+    for (client, seq) in clients {
         let body = varint_field_len(1, client.0) + varint_field_len(2, seq.0);
         put_nested_head(TAG_CLIENTS, body, &mut buf);
         put_varint_field(1, client.0, &mut buf);
@@ -114,7 +115,11 @@ pub(crate) fn encode(state: &KvState, index: LogIndex) -> Bytes {
 }
 
 /// The length of [`encode`]'s output, given the state's pairs.
-fn encoded_len(pairs: &[(&str, &StoredValue)], state: &KvState, index: LogIndex) -> usize {
+fn encoded_len(
+    pairs: &[(&str, &StoredValue)],
+    clients: &[(ClientId, Seq)],
+    index: LogIndex,
+) -> usize {
     let header = varint_field_len(TAG_VERSION, u64::from(SNAPSHOT_FORMAT_VERSION))
         + varint_field_len(TAG_INDEX, index.0);
     let pairs: usize = pairs
@@ -126,8 +131,7 @@ fn encoded_len(pairs: &[(&str, &StoredValue)], state: &KvState, index: LogIndex)
             )
         })
         .sum();
-    let clients: usize = state
-        .clients()
+    let clients: usize = clients
         .iter()
         .map(|(client, seq)| {
             nested_len(
@@ -250,8 +254,8 @@ mod tests {
                 })
                 .collect(),
             clients: state
-                .clients()
-                .iter()
+                .sorted_clients()
+                .into_iter()
                 .map(|(client, seq)| ClientRecord {
                     client_id: client.0,
                     last_seq: seq.0,
@@ -267,7 +271,7 @@ mod tests {
             let direct = encode(&state, index);
             assert_eq!(
                 direct.len(),
-                encoded_len(&state.sorted_pairs(), &state, index)
+                encoded_len(&state.sorted_pairs(), &state.sorted_clients(), index)
             );
             assert_eq!(direct.to_vec(), record_of(&state, index).encode_to_vec());
         }

@@ -8,11 +8,11 @@
 //! duplicate and changes nothing. A clerk has one call in flight at a time and numbers
 //! its calls upwards, so "not above the last one" is exactly "already applied".
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 use crate::command::{Command, OpRef};
 use crate::digest::{client_hash, pair_hash, TextHash};
-use crate::keys::KeyMap;
+use crate::keys::{ClientMap, KeyMap};
 use crate::types::{ClientId, Seq, StateDigest};
 
 /// A value and its running hash.
@@ -27,7 +27,8 @@ pub(crate) struct StoredValue {
 pub(crate) struct KvState {
     /// Never iterated in its own order (see [`crate::keys`]).
     map: KeyMap<StoredValue>,
-    last_seq: BTreeMap<ClientId, Seq>,
+    /// Never iterated in its own order either.
+    last_seq: ClientMap<Seq>,
     digest: u64,
 }
 
@@ -42,10 +43,7 @@ pub(crate) struct Effect {
 
 impl KvState {
     /// A state built from its parts (a decoded snapshot), with its digest computed.
-    pub(crate) fn from_parts(
-        map: KeyMap<StoredValue>,
-        last_seq: BTreeMap<ClientId, Seq>,
-    ) -> KvState {
+    pub(crate) fn from_parts(map: KeyMap<StoredValue>, last_seq: ClientMap<Seq>) -> KvState {
         let mut state = KvState {
             map,
             last_seq,
@@ -59,13 +57,12 @@ impl KvState {
     /// (a duplicate Get reads again at its own position in the log: still linearizable,
     /// since the clerk's call is still open when it retries).
     pub(crate) fn apply(&mut self, command: Command<'_>, want_read: bool) -> Effect {
-        let duplicate = self.is_applied(command.client, command.seq);
         let read = match (command.op, want_read) {
             (OpRef::Get { key }, true) => Some(self.get(key).unwrap_or_default().to_owned()),
             _ => None,
         };
+        let duplicate = !self.record(command.client, command.seq);
         if !duplicate {
-            self.record(command.client, command.seq);
             match command.op {
                 OpRef::Get { .. } => {}
                 OpRef::Put { key, value } => self.put(key, value),
@@ -107,9 +104,21 @@ impl KvState {
         self.map.len()
     }
 
-    /// The duplicate table, in client order.
-    pub(crate) fn clients(&self) -> &BTreeMap<ClientId, Seq> {
-        &self.last_seq
+    /// The duplicate table, in client order (sorted on each call: O(n log n)).
+    pub(crate) fn sorted_clients(&self) -> Vec<(ClientId, Seq)> {
+        let mut rows: Vec<(ClientId, Seq)> = self
+            .last_seq
+            .iter()
+            .map(|(&client, &seq)| (client, seq))
+            .collect();
+        // Clients are unique: an unstable sort gives the one order.
+        rows.sort_unstable_by_key(|&(client, _)| client);
+        rows
+    }
+
+    /// How many clients the duplicate table remembers.
+    pub(crate) fn client_count(&self) -> usize {
+        self.last_seq.len()
     }
 
     /// The digest, kept up to date by every change.
@@ -131,11 +140,23 @@ impl KvState {
         StateDigest(pairs.chain(clients).fold(0, u64::wrapping_add))
     }
 
-    fn record(&mut self, client: ClientId, seq: Seq) {
-        if let Some(old) = self.last_seq.insert(client, seq) {
-            self.digest = self.digest.wrapping_sub(client_hash(client.0, old.0));
+    /// Records (client, seq) as applied, unless it (or a later call) was: returns
+    /// whether it is new.
+    fn record(&mut self, client: ClientId, seq: Seq) -> bool {
+        match self.last_seq.entry(client) {
+            Entry::Occupied(mut row) => {
+                if seq <= *row.get() {
+                    return false;
+                }
+                let old = row.insert(seq);
+                self.digest = self.digest.wrapping_sub(client_hash(client.0, old.0));
+            }
+            Entry::Vacant(row) => {
+                row.insert(seq);
+            }
         }
         self.digest = self.digest.wrapping_add(client_hash(client.0, seq.0));
+        true
     }
 
     fn put(&mut self, key: &str, value: &str) {
