@@ -187,10 +187,15 @@ impl KvCluster {
 
     fn servers_round(&mut self) -> Result<(), String> {
         for s in 0..self.servers.len() {
-            for message in std::mem::take(&mut self.raft_inbox[s]) {
+            // Inboxes keep their capacity from round to round.
+            let mut messages = std::mem::take(&mut self.raft_inbox[s]);
+            for message in messages.drain(..) {
                 self.step_server(s, ServerInput::Raft(message))?;
             }
-            let requests = std::mem::take(&mut self.request_inbox[s]);
+            self.raft_inbox[s] = messages;
+            let capacity = self.request_inbox[s].len();
+            let requests =
+                std::mem::replace(&mut self.request_inbox[s], Vec::with_capacity(capacity));
             if !requests.is_empty() {
                 self.step_server(s, ServerInput::Requests(requests))?;
             }
@@ -230,7 +235,8 @@ impl KvCluster {
 
     fn clerks_round(&mut self) -> Result<(), String> {
         for c in 0..self.clerks.len() {
-            for (from, reply) in std::mem::take(&mut self.reply_inbox[c]) {
+            let mut replies = std::mem::take(&mut self.reply_inbox[c]);
+            for (from, reply) in replies.drain(..) {
                 if let Outcome::Refused(refusal) = &reply.outcome {
                     return Err(format!("clerk {c} was refused: {refusal}"));
                 }
@@ -239,6 +245,7 @@ impl KvCluster {
                     self.call_next(c)?;
                 }
             }
+            self.reply_inbox[c] = replies;
         }
         Ok(())
     }
