@@ -16,10 +16,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::types::ClientId;
 
+/// The hasher state of every map here: [`KeyHasher`], the same in every process.
+pub(crate) type FixedState = BuildHasherDefault<KeyHasher>;
 /// The map from key to stored value.
-pub(crate) type KeyMap<V> = HashMap<Box<str>, V, BuildHasherDefault<KeyHasher>>;
+pub(crate) type KeyMap<V> = HashMap<Box<str>, V, FixedState>;
 /// The map from client to its row of the duplicate table.
-pub(crate) type ClientMap<V> = HashMap<ClientId, V, BuildHasherDefault<KeyHasher>>;
+pub(crate) type ClientMap<V> = HashMap<ClientId, V, FixedState>;
 
 /// A multiply-rotate hash over 8-byte words, finished by the SplitMix64 finalizer (the
 /// map's buckets use the low bits and its control bytes the high ones: both must mix).
@@ -36,10 +38,13 @@ impl KeyHasher {
 
 impl Hasher for KeyHasher {
     fn write(&mut self, bytes: &[u8]) {
+        // Little-endian words, the last one padded with zeros.
         for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.fold(u64::from_le_bytes(word));
+            let word = chunk
+                .iter()
+                .rev()
+                .fold(0, |word, &byte| word << 8 | u64::from(byte));
+            self.fold(word);
         }
         // The length, so that texts that differ only by trailing zero bytes differ.
         self.fold(bytes.len() as u64);

@@ -7,9 +7,7 @@
 //! every step the server drops waiters whose term is gone and snapshots when the raft
 //! state is large (see [`crate::config`] for the policy).
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
 use bytes::{Bytes, BytesMut};
 use raft_core::{LogIndex, Message, Node, NodeId, PersistAction, PersistedState, Term};
@@ -18,6 +16,7 @@ use crate::adapter::{self, RaftEvent};
 use crate::command;
 use crate::config::{KvConfig, ReadMode};
 use crate::error::{KvFatalError, KvRestoreError};
+use crate::keys::FixedState;
 use crate::proto::{Op, Outcome, Refusal, Reply, Request};
 use crate::reads::{ReadWaiter, Reads};
 use crate::snapshot;
@@ -133,8 +132,8 @@ pub struct KvServer {
     actions: Vec<ServerAction>,
     /// Scratch of [`KvServer::take_requests`]: the position of each (client, seq) among
     /// the batch's proposals, so that a request sent twice is appended once. Only looked
-    /// up, never iterated (a fixed-key hasher, so nothing here depends on the process).
-    in_batch: HashMap<(ClientId, Seq), usize, BuildHasherDefault<DefaultHasher>>,
+    /// up, never iterated.
+    in_batch: HashMap<(ClientId, Seq), usize, FixedState>,
 }
 
 impl KvServer {
@@ -198,6 +197,16 @@ impl KvServer {
     /// must be durable comes before the message that depends on it); a reply comes after
     /// the apply it reports. A driver that carries the actions out in order is correct.
     pub fn step(&mut self, input: ServerInput) -> Vec<ServerAction> {
+        let mut actions = Vec::new();
+        self.step_into(input, &mut actions);
+        actions
+    }
+
+    /// [`KvServer::step`], appending the actions to `actions` instead of returning them,
+    /// so that a driver can reuse one buffer from step to step.
+    pub fn step_into(&mut self, input: ServerInput, actions: &mut Vec<ServerAction>) {
+        debug_assert!(self.actions.is_empty(), "actions left from an earlier step");
+        std::mem::swap(&mut self.actions, actions);
         if self.halted.is_some() {
             self.step_halted(input);
         } else {
@@ -218,7 +227,7 @@ impl KvServer {
             self.halted.is_some() || self.applied == self.node.applied_index(),
             "the state machine and raft disagree on the applied index"
         );
-        std::mem::take(&mut self.actions)
+        std::mem::swap(&mut self.actions, actions);
     }
 
     /// A halted server is gone for Raft; clients are sent elsewhere.
@@ -240,15 +249,16 @@ impl KvServer {
     /// [`ReadMode::ReadIndex`]), then proposes the admitted writes as one Raft batch. The
     /// commands of a batch are encoded into one buffer, which their entries share.
     fn take_requests(&mut self, batch: Vec<(ClientAddr, Request)>) {
-        let mut proposals: Vec<Proposal> = Vec::new();
-        let mut commands: Vec<Bytes> = Vec::new();
+        let (writes, write_bytes) = self.writes_in(&batch);
+        let mut proposals: Vec<Proposal> = Vec::with_capacity(writes);
+        let mut commands: Vec<Bytes> = Vec::with_capacity(writes);
         self.in_batch.clear();
         // At most one reply per request.
         self.actions.reserve(batch.len());
         let term = self.node.term();
         let mut next_index = self.node.last_log_index().next();
         let mut raft_state = self.node.raft_state_size();
-        let mut buffer = BytesMut::with_capacity(self.log_bytes_of(&batch));
+        let mut buffer = BytesMut::with_capacity(write_bytes);
         for (from, request) in batch {
             let (client, seq) = (request.client, request.seq);
             match self.screen(&request) {
@@ -301,15 +311,16 @@ impl KvServer {
         self.step_raft(input, &proposals);
     }
 
-    /// The bytes the commands of `batch` take at most, encoded (Gets served through
-    /// ReadIndex take none).
-    fn log_bytes_of(&self, batch: &[(ClientAddr, Request)]) -> usize {
+    /// How many requests of `batch` may go to the log, and the bytes of their commands
+    /// (Gets served through ReadIndex do not).
+    fn writes_in(&self, batch: &[(ClientAddr, Request)]) -> (usize, usize) {
         let read_index = self.config.read_mode() == ReadMode::ReadIndex;
         batch
             .iter()
             .filter(|(_, request)| !(read_index && matches!(request.op, Op::Get { .. })))
-            .map(|(_, request)| request.encoded_len())
-            .sum()
+            .fold((0, 0), |(count, bytes), (_, request)| {
+                (count + 1, bytes + request.encoded_len())
+            })
     }
 
     /// Decides what to do with a request before it reaches the log.

@@ -80,6 +80,9 @@ pub struct KvCluster {
     raft_out: Vec<Message>,
     /// Per clerk: operations called so far.
     called: Vec<u64>,
+    /// The buffers servers and clerks step into, reused from step to step.
+    server_actions: Vec<ServerAction>,
+    clerk_actions: Vec<ClerkAction>,
     params: KvBenchParams,
     /// The counters so far.
     pub counters: KvCounters,
@@ -121,6 +124,8 @@ impl KvCluster {
             reply_inbox: vec![Vec::new(); clients_n],
             raft_out: Vec::new(),
             called: vec![0; clients_n],
+            server_actions: Vec::new(),
+            clerk_actions: Vec::new(),
             params: params.clone(),
             counters: KvCounters::default(),
         })
@@ -204,7 +209,20 @@ impl KvCluster {
     }
 
     fn step_server(&mut self, s: usize, input: ServerInput) -> Result<(), String> {
-        for action in self.servers[s].step(input) {
+        let mut actions = std::mem::take(&mut self.server_actions);
+        self.servers[s].step_into(input, &mut actions);
+        let done = self.carry_out_server(s, &mut actions);
+        actions.clear();
+        self.server_actions = actions;
+        done
+    }
+
+    fn carry_out_server(
+        &mut self,
+        s: usize,
+        actions: &mut Vec<ServerAction>,
+    ) -> Result<(), String> {
+        for action in actions.drain(..) {
             match action {
                 ServerAction::Persist(persist) => {
                     if matches!(persist, raft_core::PersistAction::Snapshot { .. }) {
@@ -240,8 +258,8 @@ impl KvCluster {
                 if let Outcome::Refused(refusal) = &reply.outcome {
                     return Err(format!("clerk {c} was refused: {refusal}"));
                 }
-                let actions = self.clerks[c].step(ClerkInput::Reply { from, reply });
-                if self.carry_out(c, actions)? && self.counters.ops < self.params.ops {
+                let finished = self.step_clerk(c, ClerkInput::Reply { from, reply })?;
+                if finished && self.counters.ops < self.params.ops {
                     self.call_next(c)?;
                 }
             }
@@ -250,10 +268,20 @@ impl KvCluster {
         Ok(())
     }
 
+    /// Steps clerk `c` and carries out its actions; returns whether a call finished.
+    fn step_clerk(&mut self, c: usize, input: ClerkInput) -> Result<bool, String> {
+        let mut actions = std::mem::take(&mut self.clerk_actions);
+        self.clerks[c].step_into(input, &mut actions);
+        let finished = self.carry_out(c, &mut actions);
+        actions.clear();
+        self.clerk_actions = actions;
+        finished
+    }
+
     /// Carries out a clerk's actions; returns whether a call finished.
-    fn carry_out(&mut self, c: usize, actions: Vec<ClerkAction>) -> Result<bool, String> {
+    fn carry_out(&mut self, c: usize, actions: &mut Vec<ClerkAction>) -> Result<bool, String> {
         let mut finished = false;
-        for action in actions {
+        for action in actions.drain(..) {
             match action {
                 ClerkAction::Send { to, request } => {
                     self.counters.client_messages += 1;
@@ -280,8 +308,7 @@ impl KvCluster {
         let n = self.called[c];
         self.called[c] += 1;
         let op = self.op(c, n);
-        let actions = self.clerks[c].step(ClerkInput::Call(op));
-        self.carry_out(c, actions).map(drop)
+        self.step_clerk(c, ClerkInput::Call(op)).map(drop)
     }
 
     /// Clerk `c`'s `n`-th operation: its key and value follow from (c, n), so runs repeat.
