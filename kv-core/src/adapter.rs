@@ -75,7 +75,9 @@ impl From<Action> for RaftEvent {
 }
 
 /// The bytes an entry holding `command` at `index` in `term` adds to the persisted raft
-/// state.
-pub(crate) fn entry_len(index: LogIndex, term: Term, command: &Bytes) -> usize {
-    raft_core::entry_record_len(&Entry::new(index, term, command.clone()))
+/// state, and the command back (moved through the entry, not copied).
+pub(crate) fn entry_len(index: LogIndex, term: Term, command: Bytes) -> (Bytes, usize) {
+    let entry = Entry::new(index, term, command);
+    let len = raft_core::entry_record_len(&entry);
+    (entry.into_data(), len)
 }

@@ -193,6 +193,16 @@ impl Clerk {
     /// Feeds one input to the clerk and returns what the driver must do, in order.
     /// Deterministic; no I/O happens inside.
     pub fn step(&mut self, input: ClerkInput) -> Vec<ClerkAction> {
+        let mut actions = Vec::new();
+        self.step_into(input, &mut actions);
+        actions
+    }
+
+    /// [`Clerk::step`], appending the actions to `actions` instead of returning them, so
+    /// that a driver can reuse one buffer from step to step.
+    pub fn step_into(&mut self, input: ClerkInput, actions: &mut Vec<ClerkAction>) {
+        debug_assert!(self.actions.is_empty(), "actions left from an earlier step");
+        std::mem::swap(&mut self.actions, actions);
         match input {
             ClerkInput::Call(op) => {
                 self.queued.push_back(op);
@@ -203,7 +213,7 @@ impl Clerk {
             ClerkInput::Reply { from, reply } => self.receive(from, reply),
             ClerkInput::Tick => self.tick(),
         }
-        std::mem::take(&mut self.actions)
+        std::mem::swap(&mut self.actions, actions);
     }
 
     fn start_next(&mut self) {

@@ -2,6 +2,7 @@
 //! writers that leave out defaults (0, ""), as proto3 and prost's derived code do, so the
 //! bytes equal those of the derived records.
 
+use bytes::BufMut;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 
 /// The encoded length of a varint field holding `value`.
@@ -28,7 +29,7 @@ pub(crate) fn nested_len(tag: u32, body: usize) -> usize {
 }
 
 /// Writes a varint field (nothing for 0).
-pub(crate) fn put_varint_field(tag: u32, value: u64, buf: &mut Vec<u8>) {
+pub(crate) fn put_varint_field(tag: u32, value: u64, buf: &mut impl BufMut) {
     if value != 0 {
         encode_key(tag, WireType::Varint, buf);
         encode_varint(value, buf);
@@ -36,16 +37,16 @@ pub(crate) fn put_varint_field(tag: u32, value: u64, buf: &mut Vec<u8>) {
 }
 
 /// Writes a string field (nothing for "").
-pub(crate) fn put_string_field(tag: u32, text: &str, buf: &mut Vec<u8>) {
+pub(crate) fn put_string_field(tag: u32, text: &str, buf: &mut impl BufMut) {
     if !text.is_empty() {
         encode_key(tag, WireType::LengthDelimited, buf);
         encode_varint(text.len() as u64, buf);
-        buf.extend_from_slice(text.as_bytes());
+        buf.put_slice(text.as_bytes());
     }
 }
 
 /// Writes the head of a nested message field whose body is `body` bytes.
-pub(crate) fn put_nested_head(tag: u32, body: usize, buf: &mut Vec<u8>) {
+pub(crate) fn put_nested_head(tag: u32, body: usize, buf: &mut impl BufMut) {
     encode_key(tag, WireType::LengthDelimited, buf);
     encode_varint(body as u64, buf);
 }

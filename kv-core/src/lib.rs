@@ -126,10 +126,12 @@
 
 mod adapter;
 mod clerk;
+mod command;
 pub mod config;
 mod digest;
 mod encoding;
 mod error;
+mod keys;
 mod proto;
 mod reads;
 mod server;

@@ -9,6 +9,7 @@
 //! so the encoding can evolve without changing the API. Bytes that do not decode give a
 //! [`DecodeError`]; nothing here panics on input.
 
+use bytes::BufMut;
 use prost::Message as _;
 use raft_core::NodeId;
 
@@ -183,17 +184,22 @@ impl Request {
     /// Encodes the request to protobuf bytes (the wire form and the log command).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(self.encoded_len());
-        put_varint_field(1, self.client.0, &mut buf);
-        put_varint_field(2, self.seq.0, &mut buf);
-        let (tag, key, value) = self.op_fields();
-        let body = string_field_len(1, key) + value.map_or(0, |value| string_field_len(2, value));
-        put_nested_head(tag, body, &mut buf);
-        put_string_field(1, key, &mut buf);
-        if let Some(value) = value {
-            put_string_field(2, value, &mut buf);
-        }
+        self.encode_to(&mut buf);
         debug_assert_eq!(buf.len(), self.encoded_len());
         buf
+    }
+
+    /// Appends the encoding of [`Request::to_bytes`] to `buf`.
+    pub fn encode_to(&self, buf: &mut impl BufMut) {
+        put_varint_field(1, self.client.0, buf);
+        put_varint_field(2, self.seq.0, buf);
+        let (tag, key, value) = self.op_fields();
+        let body = string_field_len(1, key) + value.map_or(0, |value| string_field_len(2, value));
+        put_nested_head(tag, body, buf);
+        put_string_field(1, key, buf);
+        if let Some(value) = value {
+            put_string_field(2, value, buf);
+        }
     }
 
     /// The length of the encoded request in bytes.
@@ -228,6 +234,24 @@ impl Reply {
     /// Encodes the reply to protobuf bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.clone().into_record().encode_to_vec()
+    }
+
+    /// The length of [`Reply::to_bytes`]'s output, computed without encoding.
+    pub fn encoded_len(&self) -> usize {
+        let (tag, body) = match &self.outcome {
+            Outcome::Ok { value } => (3, string_field_len(1, value)),
+            Outcome::WrongLeader { leader_hint } => {
+                (4, varint_field_len(1, leader_hint.map_or(0, |id| id.0)))
+            }
+            Outcome::Refused(refusal) => {
+                let RefusedRecord { kind, bytes, max } = RefusedRecord::from(*refusal);
+                let body = varint_field_len(1, u64::from(kind))
+                    + varint_field_len(2, bytes)
+                    + varint_field_len(3, max);
+                (5, body)
+            }
+        };
+        varint_field_len(1, self.client.0) + varint_field_len(2, self.seq.0) + nested_len(tag, body)
     }
 
     /// Decodes a reply received from the wire.
@@ -481,6 +505,7 @@ mod tests {
                 seq: Seq(0),
                 outcome,
             };
+            assert_eq!(reply.encoded_len(), reply.to_bytes().len(), "{reply}");
             assert_eq!(Reply::from_bytes(&reply.to_bytes()), Ok(reply));
         }
     }

@@ -6,6 +6,10 @@
 //! state holds every write committed before the read was asked (Raft confirmed this
 //! server still led after the read arrived) and only committed writes, so the answer is
 //! linearizable whatever role the server has by then.
+//!
+//! The Gets of one batch of requests are *gathered* and asked as one read (one context):
+//! every one of them arrived before the read was asked, so the read index Raft confirms
+//! for the group serves each of them.
 
 use std::collections::BTreeMap;
 
@@ -26,13 +30,18 @@ pub(crate) struct ReadWaiter {
 /// The reads of one server.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Reads {
+    /// The context the gathered reads will be asked with.
     next_context: u64,
+    /// Gathered from the batch being taken, not asked yet (empty between steps).
+    gathering: Vec<ReadWaiter>,
     /// Asked, not yet confirmed, by context.
-    asked: BTreeMap<u64, ReadWaiter>,
+    asked: BTreeMap<u64, Vec<ReadWaiter>>,
     /// Confirmed at a read index, by (index, context).
-    confirmed: BTreeMap<(LogIndex, u64), ReadWaiter>,
-    /// The read each client has in flight (one call at a time per clerk).
+    confirmed: BTreeMap<(LogIndex, u64), Vec<ReadWaiter>>,
+    /// The read each client has in flight (one call at a time per clerk), by context.
     by_client: BTreeMap<ClientId, (Seq, u64)>,
+    /// How many reads wait, in all three places.
+    count: usize,
 }
 
 impl Reads {
@@ -44,11 +53,20 @@ impl Reads {
         if waiting_seq != seq {
             return false;
         }
-        let waiter = self.asked.get_mut(&context).or_else(|| {
-            self.confirmed
+        let group = if context == self.next_context {
+            Some(&mut self.gathering)
+        } else {
+            self.asked.get_mut(&context).or_else(|| {
+                self.confirmed
+                    .iter_mut()
+                    .find(|((_, c), _)| *c == context)
+                    .map(|(_, group)| group)
+            })
+        };
+        let waiter = group.and_then(|group| {
+            group
                 .iter_mut()
-                .find(|((_, c), _)| *c == context)
-                .map(|(_, waiter)| waiter)
+                .find(|waiter| waiter.client == client && waiter.seq == seq)
         });
         match waiter {
             Some(waiter) => {
@@ -59,58 +77,74 @@ impl Reads {
         }
     }
 
-    /// Records a read to ask Raft about; returns its context.
-    pub(crate) fn ask(&mut self, waiter: ReadWaiter) -> u64 {
+    /// Adds a read to those [`Reads::ask_gathered`] asks together.
+    pub(crate) fn gather(&mut self, waiter: ReadWaiter) {
+        self.by_client
+            .insert(waiter.client, (waiter.seq, self.next_context));
+        self.gathering.push(waiter);
+        self.count += 1;
+    }
+
+    /// Records the gathered reads as asked; returns the context to ask Raft with, if any
+    /// read was gathered.
+    pub(crate) fn ask_gathered(&mut self) -> Option<u64> {
+        if self.gathering.is_empty() {
+            return None;
+        }
         let context = self.next_context;
         self.next_context += 1;
-        self.by_client.insert(waiter.client, (waiter.seq, context));
-        self.asked.insert(context, waiter);
-        context
+        self.asked
+            .insert(context, std::mem::take(&mut self.gathering));
+        Some(context)
     }
 
     /// Raft confirmed read `context` at `index`.
     pub(crate) fn confirm(&mut self, context: u64, index: LogIndex) {
-        if let Some(waiter) = self.asked.remove(&context) {
-            self.confirmed.insert((index, context), waiter);
+        if let Some(group) = self.asked.remove(&context) {
+            self.confirmed.insert((index, context), group);
         }
     }
 
-    /// Raft refused read `context` (this server does not lead): it is forgotten.
-    pub(crate) fn refuse(&mut self, context: u64) -> Option<ReadWaiter> {
-        let waiter = self.asked.remove(&context)?;
-        self.forget(&waiter, context);
-        Some(waiter)
+    /// Raft refused read `context` (this server does not lead): its reads are forgotten.
+    pub(crate) fn refuse(&mut self, context: u64) -> Vec<ReadWaiter> {
+        let group = self.asked.remove(&context).unwrap_or_default();
+        self.forget(&group, context);
+        group
     }
 
-    /// The confirmed reads whose index is at most `applied`, in index order.
-    pub(crate) fn take_ready(&mut self, applied: LogIndex) -> Vec<ReadWaiter> {
-        let later = self.confirmed.split_off(&(applied.next(), 0));
-        let ready = std::mem::replace(&mut self.confirmed, later);
-        ready
-            .into_iter()
-            .map(|((_, context), waiter)| {
-                self.forget(&waiter, context);
-                waiter
-            })
-            .collect()
+    /// Removes and returns the confirmed reads of the lowest index, if that index is at
+    /// most `applied`.
+    pub(crate) fn pop_ready(&mut self, applied: LogIndex) -> Option<Vec<ReadWaiter>> {
+        let entry = self.confirmed.first_entry()?;
+        if entry.key().0 > applied {
+            return None;
+        }
+        let ((_, context), group) = entry.remove_entry();
+        self.forget(&group, context);
+        Some(group)
     }
 
     /// Every read, asked or confirmed (the server halted).
     pub(crate) fn take_all(&mut self) -> Vec<ReadWaiter> {
         self.by_client.clear();
-        let asked = std::mem::take(&mut self.asked).into_values();
-        let confirmed = std::mem::take(&mut self.confirmed).into_values();
-        asked.chain(confirmed).collect()
+        self.count = 0;
+        let gathered = std::mem::take(&mut self.gathering);
+        let asked = std::mem::take(&mut self.asked).into_values().flatten();
+        let confirmed = std::mem::take(&mut self.confirmed).into_values().flatten();
+        asked.chain(confirmed).chain(gathered).collect()
     }
 
     /// How many reads wait.
     pub(crate) fn len(&self) -> usize {
-        self.asked.len() + self.confirmed.len()
+        self.count
     }
 
-    fn forget(&mut self, waiter: &ReadWaiter, context: u64) {
-        if self.by_client.get(&waiter.client) == Some(&(waiter.seq, context)) {
-            self.by_client.remove(&waiter.client);
+    fn forget(&mut self, group: &[ReadWaiter], context: u64) {
+        self.count -= group.len();
+        for waiter in group {
+            if self.by_client.get(&waiter.client) == Some(&(waiter.seq, context)) {
+                self.by_client.remove(&waiter.client);
+            }
         }
     }
 }
@@ -118,6 +152,12 @@ impl Reads {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn take_ready(reads: &mut Reads, applied: LogIndex) -> Vec<ReadWaiter> {
+        std::iter::from_fn(|| reads.pop_ready(applied))
+            .flatten()
+            .collect()
+    }
 
     fn waiter(client: u64, seq: u64) -> ReadWaiter {
         ReadWaiter {
@@ -128,17 +168,24 @@ mod tests {
         }
     }
 
+    fn ask(reads: &mut Reads, waiters: &[ReadWaiter]) -> u64 {
+        for waiter in waiters {
+            reads.gather(waiter.clone());
+        }
+        reads.ask_gathered().expect("gathered")
+    }
+
     #[test]
     fn confirmed_reads_wait_for_their_index() {
         let mut reads = Reads::default();
-        let a = reads.ask(waiter(1, 1));
-        let b = reads.ask(waiter(2, 1));
+        let a = ask(&mut reads, &[waiter(1, 1)]);
+        let b = ask(&mut reads, &[waiter(2, 1)]);
         reads.confirm(b, LogIndex(7));
         reads.confirm(a, LogIndex(5));
-        assert!(reads.take_ready(LogIndex(4)).is_empty());
-        assert_eq!(reads.take_ready(LogIndex(6)), vec![waiter(1, 1)]);
+        assert!(take_ready(&mut reads, LogIndex(4)).is_empty());
+        assert_eq!(take_ready(&mut reads, LogIndex(6)), vec![waiter(1, 1)]);
         assert!(reads.redirect(ClientId(2), Seq(1), ClientAddr(9)));
-        let ready = reads.take_ready(LogIndex(7));
+        let ready = take_ready(&mut reads, LogIndex(7));
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].reply_to, ClientAddr(9));
         assert_eq!(reads.len(), 0);
@@ -147,9 +194,41 @@ mod tests {
     #[test]
     fn a_refused_read_is_forgotten() {
         let mut reads = Reads::default();
-        let a = reads.ask(waiter(1, 3));
-        assert_eq!(reads.refuse(a), Some(waiter(1, 3)));
+        let a = ask(&mut reads, &[waiter(1, 3)]);
+        assert_eq!(reads.refuse(a), vec![waiter(1, 3)]);
         assert!(!reads.redirect(ClientId(1), Seq(3), ClientAddr(2)));
-        assert_eq!(reads.refuse(a), None);
+        assert_eq!(reads.refuse(a), vec![]);
+        assert_eq!(reads.len(), 0);
+    }
+
+    #[test]
+    fn gathered_reads_are_asked_and_answered_together() {
+        let mut reads = Reads::default();
+        assert_eq!(reads.ask_gathered(), None);
+        reads.gather(waiter(1, 1));
+        reads.gather(waiter(2, 4));
+        // A retry within the same batch is answered where it came from last.
+        assert!(reads.redirect(ClientId(2), Seq(4), ClientAddr(20)));
+        assert!(!reads.redirect(ClientId(2), Seq(5), ClientAddr(21)));
+        assert_eq!(reads.len(), 2);
+        let context = reads.ask_gathered().expect("gathered");
+        assert!(reads.redirect(ClientId(1), Seq(1), ClientAddr(10)));
+        reads.confirm(context, LogIndex(3));
+        let ready = take_ready(&mut reads, LogIndex(3));
+        let to: Vec<ClientAddr> = ready.iter().map(|w| w.reply_to).collect();
+        assert_eq!(to, vec![ClientAddr(10), ClientAddr(20)]);
+        assert_eq!(reads.len(), 0);
+        assert!(!reads.redirect(ClientId(1), Seq(1), ClientAddr(10)));
+    }
+
+    #[test]
+    fn take_all_returns_every_read() {
+        let mut reads = Reads::default();
+        let a = ask(&mut reads, &[waiter(1, 1), waiter(2, 1)]);
+        ask(&mut reads, &[waiter(3, 1)]);
+        reads.confirm(a, LogIndex(9));
+        reads.gather(waiter(4, 1));
+        assert_eq!(reads.take_all().len(), 4);
+        assert_eq!(reads.len(), 0);
     }
 }

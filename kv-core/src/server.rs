@@ -7,14 +7,16 @@
 //! every step the server drops waiters whose term is gone and snapshots when the raft
 //! state is large (see [`crate::config`] for the policy).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use raft_core::{LogIndex, Message, Node, NodeId, PersistAction, PersistedState, Term};
 
 use crate::adapter::{self, RaftEvent};
+use crate::command;
 use crate::config::{KvConfig, ReadMode};
 use crate::error::{KvFatalError, KvRestoreError};
+use crate::keys::FixedState;
 use crate::proto::{Op, Outcome, Refusal, Reply, Request};
 use crate::reads::{ReadWaiter, Reads};
 use crate::snapshot;
@@ -128,6 +130,10 @@ pub struct KvServer {
     halted: Option<KvFatalError>,
     /// Actions of the step in progress.
     actions: Vec<ServerAction>,
+    /// Scratch of [`KvServer::take_requests`]: the position of each (client, seq) among
+    /// the batch's proposals, so that a request sent twice is appended once. Only looked
+    /// up, never iterated.
+    in_batch: HashMap<(ClientId, Seq), usize, FixedState>,
 }
 
 impl KvServer {
@@ -180,6 +186,7 @@ impl KvServer {
             reads: Reads::default(),
             halted: None,
             actions: Vec::new(),
+            in_batch: HashMap::default(),
         }
     }
 
@@ -190,6 +197,16 @@ impl KvServer {
     /// must be durable comes before the message that depends on it); a reply comes after
     /// the apply it reports. A driver that carries the actions out in order is correct.
     pub fn step(&mut self, input: ServerInput) -> Vec<ServerAction> {
+        let mut actions = Vec::new();
+        self.step_into(input, &mut actions);
+        actions
+    }
+
+    /// [`KvServer::step`], appending the actions to `actions` instead of returning them,
+    /// so that a driver can reuse one buffer from step to step.
+    pub fn step_into(&mut self, input: ServerInput, actions: &mut Vec<ServerAction>) {
+        debug_assert!(self.actions.is_empty(), "actions left from an earlier step");
+        std::mem::swap(&mut self.actions, actions);
         if self.halted.is_some() {
             self.step_halted(input);
         } else {
@@ -210,7 +227,7 @@ impl KvServer {
             self.halted.is_some() || self.applied == self.node.applied_index(),
             "the state machine and raft disagree on the applied index"
         );
-        std::mem::take(&mut self.actions)
+        std::mem::swap(&mut self.actions, actions);
     }
 
     /// A halted server is gone for Raft; clients are sent elsewhere.
@@ -228,14 +245,20 @@ impl KvServer {
         }
     }
 
-    /// Screens each request, then proposes the admitted ones as one Raft batch.
+    /// Screens each request; asks Raft for one read index for all the Gets (with
+    /// [`ReadMode::ReadIndex`]), then proposes the admitted writes as one Raft batch. The
+    /// commands of a batch are encoded into one buffer, which their entries share.
     fn take_requests(&mut self, batch: Vec<(ClientAddr, Request)>) {
-        let mut proposals: Vec<Proposal> = Vec::new();
-        let mut commands: Vec<Bytes> = Vec::new();
-        let mut in_batch: BTreeMap<(ClientId, Seq), usize> = BTreeMap::new();
+        let (writes, write_bytes) = self.writes_in(&batch);
+        let mut proposals: Vec<Proposal> = Vec::with_capacity(writes);
+        let mut commands: Vec<Bytes> = Vec::with_capacity(writes);
+        self.in_batch.clear();
+        // At most one reply per request.
+        self.actions.reserve(batch.len());
         let term = self.node.term();
         let mut next_index = self.node.last_log_index().next();
         let mut raft_state = self.node.raft_state_size();
+        let mut buffer = BytesMut::with_capacity(write_bytes);
         for (from, request) in batch {
             let (client, seq) = (request.client, request.seq);
             match self.screen(&request) {
@@ -255,30 +278,29 @@ impl KvServer {
                 self.reply(from, client, seq, Outcome::Ok { value });
                 continue;
             }
-            if let (Op::Get { key }, ReadMode::ReadIndex) = (&request.op, self.config.read_mode()) {
-                self.read(from, client, seq, key.clone());
-                continue;
-            }
-            if let Some(&position) = in_batch.get(&(client, seq)) {
+            let request = match (request.op, self.config.read_mode()) {
+                (Op::Get { key }, ReadMode::ReadIndex) => {
+                    self.read(from, client, seq, key);
+                    continue;
+                }
+                (op, _) => Request { client, seq, op },
+            };
+            if let Some(&position) = self.in_batch.get(&(client, seq)) {
                 proposals[position].reply_to = from;
                 continue;
             }
-            let command = Bytes::from(request.to_bytes());
-            let added = adapter::entry_len(next_index, term, &command);
+            request.encode_to(&mut buffer);
+            let (command, added) = adapter::entry_len(next_index, term, buffer.split().freeze());
             if let Some(limit) = self.config.admission_limit_bytes() {
                 if raft_state + added > limit {
-                    self.reply(
-                        from,
-                        client,
-                        seq,
-                        Outcome::WrongLeader { leader_hint: None },
-                    );
+                    let outcome = Outcome::WrongLeader { leader_hint: None };
+                    self.reply(from, client, seq, outcome);
                     continue;
                 }
             }
             raft_state += added;
             next_index = next_index.next();
-            in_batch.insert((client, seq), proposals.len());
+            self.in_batch.insert((client, seq), proposals.len());
             proposals.push(Proposal {
                 client,
                 seq,
@@ -286,12 +308,25 @@ impl KvServer {
             });
             commands.push(command);
         }
+        self.ask_gathered_reads();
         let input = match commands.len() {
             0 => return,
             1 => raft_core::Input::Propose(commands.swap_remove(0)),
             _ => raft_core::Input::ProposeBatch(commands),
         };
         self.step_raft(input, &proposals);
+    }
+
+    /// How many requests of `batch` may go to the log, and the bytes of their commands
+    /// (Gets served through ReadIndex do not).
+    fn writes_in(&self, batch: &[(ClientAddr, Request)]) -> (usize, usize) {
+        let read_index = self.config.read_mode() == ReadMode::ReadIndex;
+        batch
+            .iter()
+            .filter(|(_, request)| !(read_index && matches!(request.op, Op::Get { .. })))
+            .fold((0, 0), |(count, bytes), (_, request)| {
+                (count + 1, bytes + request.encoded_len())
+            })
     }
 
     /// Decides what to do with a request before it reaches the log.
@@ -355,7 +390,10 @@ impl KvServer {
     /// Steps the node and absorbs its actions; `proposals` are the requests behind a
     /// proposal input, in order.
     fn step_raft(&mut self, input: raft_core::Input, proposals: &[Proposal]) {
-        for action in self.node.step(input) {
+        let actions = self.node.step(input);
+        // Most raft actions become one server action (an apply becomes one or two).
+        self.actions.reserve(actions.len());
+        for action in actions {
             match RaftEvent::from(action) {
                 RaftEvent::Persist(persist) => self.actions.push(ServerAction::Persist(persist)),
                 RaftEvent::Send(message) => self.actions.push(ServerAction::Send(message)),
@@ -390,13 +428,19 @@ impl KvServer {
         if self.reads.redirect(client, seq, from) {
             return;
         }
-        let context = self.reads.ask(ReadWaiter {
+        self.reads.gather(ReadWaiter {
             client,
             seq,
             key,
             reply_to: from,
         });
-        self.step_raft(raft_core::Input::ReadIndex { context }, &[]);
+    }
+
+    /// Asks Raft to confirm the reads gathered from this step's requests, all at once.
+    fn ask_gathered_reads(&mut self) {
+        if let Some(context) = self.reads.ask_gathered() {
+            self.step_raft(raft_core::Input::ReadIndex { context }, &[]);
+        }
     }
 
     /// Raft confirmed (or refused) read `context`.
@@ -404,7 +448,7 @@ impl KvServer {
         match outcome {
             Ok(index) => self.reads.confirm(context, index),
             Err(raft_core::ReadError::NotLeader { leader_hint }) => {
-                if let Some(waiter) = self.reads.refuse(context) {
+                for waiter in self.reads.refuse(context) {
                     let outcome = Outcome::WrongLeader { leader_hint };
                     self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
                 }
@@ -414,14 +458,12 @@ impl KvServer {
 
     /// Answers the confirmed reads the state machine has caught up with.
     fn answer_reads(&mut self) {
-        for waiter in self.reads.take_ready(self.applied) {
-            let value = self.state.get(&waiter.key).unwrap_or_default().to_owned();
-            self.reply(
-                waiter.reply_to,
-                waiter.client,
-                waiter.seq,
-                Outcome::Ok { value },
-            );
+        while let Some(group) = self.reads.pop_ready(self.applied) {
+            for waiter in group {
+                let value = self.state.get(&waiter.key).unwrap_or_default().to_owned();
+                let outcome = Outcome::Ok { value };
+                self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+            }
         }
     }
 
@@ -444,19 +486,22 @@ impl KvServer {
             return;
         }
         debug_assert_eq!(index, self.applied.next(), "raft applies in index order");
-        let request = if data.is_empty() {
-            None
-        } else {
-            Request::from_bytes(data).ok()
-        };
-        let identity = request
-            .as_ref()
-            .map(|request| (request.client, request.seq));
         let want_read = self.waiting.waits_at(index);
-        let mut read = request.and_then(|request| self.state.apply(request, want_read).read);
+        let state = &mut self.state;
+        let (identity, mut read) = if data.is_empty() {
+            (None, None)
+        } else {
+            command::with_command(data, |command| match command {
+                Some(command) => {
+                    let read = state.apply(command, want_read).read;
+                    (Some((command.client, command.seq)), read)
+                }
+                None => (None, None),
+            })
+        };
         self.applied = index;
         self.applied_term = term;
-        for (at, waiter) in self.waiting.take_through(index) {
+        while let Some((at, waiter)) = self.waiting.pop_through(index) {
             let ours =
                 at == index && waiter.term == term && identity == Some((waiter.client, waiter.seq));
             let outcome = if ours {
@@ -485,7 +530,7 @@ impl KvServer {
                 self.applied = index;
                 self.applied_term = term;
                 let leader_hint = self.node.leader_hint();
-                for (_, waiter) in self.waiting.take_through(index) {
+                while let Some((_, waiter)) = self.waiting.pop_through(index) {
                     let outcome = Outcome::WrongLeader { leader_hint };
                     self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
                 }
@@ -603,12 +648,12 @@ impl KvServer {
 
     /// How many keys the map holds.
     pub fn key_count(&self) -> usize {
-        self.state.pairs().len()
+        self.state.key_count()
     }
 
     /// How many clients the duplicate table remembers.
     pub fn client_count(&self) -> usize {
-        self.state.clients().len()
+        self.state.client_count()
     }
 
     /// How many clients wait for an answer from this server.

@@ -7,8 +7,6 @@
 //! [`SnapshotDecodeError`] for anything else. Encoding writes the records directly from
 //! the state, without copying keys or values into intermediate records.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use prost::Message as _;
 use raft_core::LogIndex;
@@ -18,6 +16,7 @@ use crate::encoding::{
     nested_len, put_nested_head, put_string_field, put_varint_field, string_field_len,
     varint_field_len,
 };
+use crate::keys::KeyMap;
 use crate::state::{KvState, StoredValue};
 use crate::types::{ClientId, Seq};
 
@@ -93,31 +92,37 @@ const TAG_CLIENTS: u32 = 4;
 
 /// Encodes `state` as the snapshot of everything up to `index`.
 pub(crate) fn encode(state: &KvState, index: LogIndex) -> Bytes {
-    let mut buf = Vec::with_capacity(encoded_len(state, index));
+    let pairs = state.sorted_pairs();
+    let clients = state.sorted_clients();
+    let len = encoded_len(&pairs, &clients, index);
+    let mut buf = Vec::with_capacity(len);
     put_varint_field(TAG_VERSION, u64::from(SNAPSHOT_FORMAT_VERSION), &mut buf);
     put_varint_field(TAG_INDEX, index.0, &mut buf);
-    for (key, stored) in state.pairs() {
+    for (key, stored) in pairs {
         let body = string_field_len(1, key) + string_field_len(2, &stored.text);
         put_nested_head(TAG_PAIRS, body, &mut buf);
         put_string_field(1, key, &mut buf);
         put_string_field(2, &stored.text, &mut buf);
     }
-    for (client, seq) in state.clients() {
+    for (client, seq) in clients {
         let body = varint_field_len(1, client.0) + varint_field_len(2, seq.0);
         put_nested_head(TAG_CLIENTS, body, &mut buf);
         put_varint_field(1, client.0, &mut buf);
         put_varint_field(2, seq.0, &mut buf);
     }
-    debug_assert_eq!(buf.len(), encoded_len(state, index));
+    debug_assert_eq!(buf.len(), len);
     Bytes::from(buf)
 }
 
-/// The length of [`encode`]'s output.
-pub(crate) fn encoded_len(state: &KvState, index: LogIndex) -> usize {
+/// The length of [`encode`]'s output, given the state's pairs.
+fn encoded_len(
+    pairs: &[(&str, &StoredValue)],
+    clients: &[(ClientId, Seq)],
+    index: LogIndex,
+) -> usize {
     let header = varint_field_len(TAG_VERSION, u64::from(SNAPSHOT_FORMAT_VERSION))
         + varint_field_len(TAG_INDEX, index.0);
-    let pairs: usize = state
-        .pairs()
+    let pairs: usize = pairs
         .iter()
         .map(|(key, stored)| {
             nested_len(
@@ -126,8 +131,7 @@ pub(crate) fn encoded_len(state: &KvState, index: LogIndex) -> usize {
             )
         })
         .sum();
-    let clients: usize = state
-        .clients()
+    let clients: usize = clients
         .iter()
         .map(|(client, seq)| {
             nested_len(
@@ -159,7 +163,7 @@ pub(crate) fn decode(bytes: &[u8], index: LogIndex) -> Result<KvState, SnapshotD
     if let Some(position) = first_out_of_order(record.clients.iter().map(|row| row.client_id)) {
         return Err(SnapshotDecodeError::ClientsOutOfOrder { position });
     }
-    let map: BTreeMap<String, StoredValue> = record
+    let map: KeyMap<StoredValue> = record
         .pairs
         .into_iter()
         .map(|pair| {
@@ -168,7 +172,7 @@ pub(crate) fn decode(bytes: &[u8], index: LogIndex) -> Result<KvState, SnapshotD
                 text: pair.value,
                 hash,
             };
-            (pair.key, stored)
+            (pair.key.into_boxed_str(), stored)
         })
         .collect();
     let last_seq = record
@@ -194,6 +198,7 @@ fn first_out_of_order<T: PartialOrd>(items: impl Iterator<Item = T>) -> Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::Command;
     use crate::proto::{Op, Request};
 
     fn sample() -> KvState {
@@ -231,7 +236,7 @@ mod tests {
                 seq: Seq(seq),
                 op,
             };
-            state.apply(request, false);
+            state.apply(Command::of(&request), false);
         }
         state
     }
@@ -241,16 +246,16 @@ mod tests {
             version: SNAPSHOT_FORMAT_VERSION,
             index: index.0,
             pairs: state
-                .pairs()
-                .iter()
+                .sorted_pairs()
+                .into_iter()
                 .map(|(key, stored)| PairRecord {
-                    key: key.clone(),
+                    key: key.to_owned(),
                     value: stored.text.clone(),
                 })
                 .collect(),
             clients: state
-                .clients()
-                .iter()
+                .sorted_clients()
+                .into_iter()
                 .map(|(client, seq)| ClientRecord {
                     client_id: client.0,
                     last_seq: seq.0,
@@ -264,7 +269,10 @@ mod tests {
         let state = sample();
         for index in [LogIndex(0), LogIndex(9), LogIndex(1 << 40)] {
             let direct = encode(&state, index);
-            assert_eq!(direct.len(), encoded_len(&state, index));
+            assert_eq!(
+                direct.len(),
+                encoded_len(&state.sorted_pairs(), &state.sorted_clients(), index)
+            );
             assert_eq!(direct.to_vec(), record_of(&state, index).encode_to_vec());
         }
         assert_eq!(encode(&KvState::default(), LogIndex(1)).len(), 4);

@@ -8,10 +8,11 @@
 //! duplicate and changes nothing. A clerk has one call in flight at a time and numbers
 //! its calls upwards, so "not above the last one" is exactly "already applied".
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
+use crate::command::{Command, OpRef};
 use crate::digest::{client_hash, pair_hash, TextHash};
-use crate::proto::{Op, Request};
+use crate::keys::{ClientMap, KeyMap};
 use crate::types::{ClientId, Seq, StateDigest};
 
 /// A value and its running hash.
@@ -24,8 +25,10 @@ pub(crate) struct StoredValue {
 /// The map, the duplicate table and the digest of both.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct KvState {
-    map: BTreeMap<String, StoredValue>,
-    last_seq: BTreeMap<ClientId, Seq>,
+    /// Never iterated in its own order (see [`crate::keys`]).
+    map: KeyMap<StoredValue>,
+    /// Never iterated in its own order either.
+    last_seq: ClientMap<Seq>,
     digest: u64,
 }
 
@@ -40,10 +43,7 @@ pub(crate) struct Effect {
 
 impl KvState {
     /// A state built from its parts (a decoded snapshot), with its digest computed.
-    pub(crate) fn from_parts(
-        map: BTreeMap<String, StoredValue>,
-        last_seq: BTreeMap<ClientId, Seq>,
-    ) -> KvState {
+    pub(crate) fn from_parts(map: KeyMap<StoredValue>, last_seq: ClientMap<Seq>) -> KvState {
         let mut state = KvState {
             map,
             last_seq,
@@ -56,18 +56,17 @@ impl KvState {
     /// Applies one committed command. With `want_read`, a Get returns the value it reads
     /// (a duplicate Get reads again at its own position in the log: still linearizable,
     /// since the clerk's call is still open when it retries).
-    pub(crate) fn apply(&mut self, request: Request, want_read: bool) -> Effect {
-        let duplicate = self.is_applied(request.client, request.seq);
-        let read = match (&request.op, want_read) {
-            (Op::Get { key }, true) => Some(self.get(key).unwrap_or_default().to_owned()),
+    pub(crate) fn apply(&mut self, command: Command<'_>, want_read: bool) -> Effect {
+        let read = match (command.op, want_read) {
+            (OpRef::Get { key }, true) => Some(self.get(key).unwrap_or_default().to_owned()),
             _ => None,
         };
+        let duplicate = !self.record(command.client, command.seq);
         if !duplicate {
-            self.record(request.client, request.seq);
-            match request.op {
-                Op::Get { .. } => {}
-                Op::Put { key, value } => self.put(key, value),
-                Op::Append { key, value } => self.append(key, &value),
+            match command.op {
+                OpRef::Get { .. } => {}
+                OpRef::Put { key, value } => self.put(key, value),
+                OpRef::Append { key, value } => self.append(key, value),
             }
         }
         Effect { duplicate, read }
@@ -88,14 +87,38 @@ impl KvState {
         self.map.get(key).map(|stored| stored.text.as_str())
     }
 
-    /// The map, in key order.
-    pub(crate) fn pairs(&self) -> &BTreeMap<String, StoredValue> {
-        &self.map
+    /// The map, in key order (sorted on each call: O(n log n)).
+    pub(crate) fn sorted_pairs(&self) -> Vec<(&str, &StoredValue)> {
+        let mut pairs: Vec<(&str, &StoredValue)> = self
+            .map
+            .iter()
+            .map(|(key, stored)| (&**key, stored))
+            .collect();
+        // Keys are unique: an unstable sort gives the one order.
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        pairs
     }
 
-    /// The duplicate table, in client order.
-    pub(crate) fn clients(&self) -> &BTreeMap<ClientId, Seq> {
-        &self.last_seq
+    /// How many keys the map holds.
+    pub(crate) fn key_count(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The duplicate table, in client order (sorted on each call: O(n log n)).
+    pub(crate) fn sorted_clients(&self) -> Vec<(ClientId, Seq)> {
+        let mut rows: Vec<(ClientId, Seq)> = self
+            .last_seq
+            .iter()
+            .map(|(&client, &seq)| (client, seq))
+            .collect();
+        // Clients are unique: an unstable sort gives the one order.
+        rows.sort_unstable_by_key(|&(client, _)| client);
+        rows
+    }
+
+    /// How many clients the duplicate table remembers.
+    pub(crate) fn client_count(&self) -> usize {
+        self.last_seq.len()
     }
 
     /// The digest, kept up to date by every change.
@@ -105,6 +128,7 @@ impl KvState {
 
     /// The digest computed from scratch (what [`KvState::digest`] must equal).
     pub(crate) fn recompute_digest(&self) -> StateDigest {
+        // A sum: the map's own order does not show.
         let pairs = self
             .map
             .iter()
@@ -116,36 +140,54 @@ impl KvState {
         StateDigest(pairs.chain(clients).fold(0, u64::wrapping_add))
     }
 
-    fn record(&mut self, client: ClientId, seq: Seq) {
-        if let Some(old) = self.last_seq.insert(client, seq) {
-            self.digest = self.digest.wrapping_sub(client_hash(client.0, old.0));
+    /// Records (client, seq) as applied, unless it (or a later call) was: returns
+    /// whether it is new.
+    fn record(&mut self, client: ClientId, seq: Seq) -> bool {
+        match self.last_seq.entry(client) {
+            Entry::Occupied(mut row) => {
+                if seq <= *row.get() {
+                    return false;
+                }
+                let old = row.insert(seq);
+                self.digest = self.digest.wrapping_sub(client_hash(client.0, old.0));
+            }
+            Entry::Vacant(row) => {
+                row.insert(seq);
+            }
         }
         self.digest = self.digest.wrapping_add(client_hash(client.0, seq.0));
+        true
     }
 
-    fn put(&mut self, key: String, value: String) {
-        let hash = TextHash::of(&value);
-        let added = pair_hash(&key, hash, value.len());
-        let stored = StoredValue { text: value, hash };
-        if let Some(old) = self.map.get_mut(&key) {
-            let removed = pair_hash(&key, old.hash, old.text.len());
-            *old = stored;
+    fn put(&mut self, key: &str, value: &str) {
+        let hash = TextHash::of(value);
+        let added = pair_hash(key, hash, value.len());
+        if let Some(old) = self.map.get_mut(key) {
+            let removed = pair_hash(key, old.hash, old.text.len());
+            // Reuse the old value's buffer.
+            old.text.clear();
+            old.text.push_str(value);
+            old.hash = hash;
             self.digest = self.digest.wrapping_sub(removed).wrapping_add(added);
         } else {
-            self.map.insert(key, stored);
+            let stored = StoredValue {
+                text: value.to_owned(),
+                hash,
+            };
+            self.map.insert(key.into(), stored);
             self.digest = self.digest.wrapping_add(added);
         }
     }
 
-    fn append(&mut self, key: String, suffix: &str) {
-        if let Some(old) = self.map.get_mut(&key) {
-            let removed = pair_hash(&key, old.hash, old.text.len());
+    fn append(&mut self, key: &str, suffix: &str) {
+        if let Some(old) = self.map.get_mut(key) {
+            let removed = pair_hash(key, old.hash, old.text.len());
             old.text.push_str(suffix);
             old.hash = old.hash.extended(suffix);
-            let added = pair_hash(&key, old.hash, old.text.len());
+            let added = pair_hash(key, old.hash, old.text.len());
             self.digest = self.digest.wrapping_sub(removed).wrapping_add(added);
         } else {
-            self.put(key, suffix.to_owned());
+            self.put(key, suffix);
         }
     }
 }
@@ -153,6 +195,12 @@ impl KvState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::{Op, Request};
+
+    /// Applies an owned request.
+    fn apply(state: &mut KvState, request: Request, want_read: bool) -> Effect {
+        state.apply(Command::of(&request), want_read)
+    }
 
     fn request(client: u64, seq: u64, op: Op) -> Request {
         Request {
@@ -180,16 +228,17 @@ mod tests {
             key: "k".into(),
             value: "a".into(),
         };
-        assert!(!state.apply(request(1, 1, put), false).duplicate);
-        state.apply(request(1, 2, append("k", "b")), false);
-        state.apply(request(1, 3, append("new", "c")), false);
+        assert!(!apply(&mut state, request(1, 1, put), false).duplicate);
+        apply(&mut state, request(1, 2, append("k", "b")), false);
+        apply(&mut state, request(1, 3, append("new", "c")), false);
         assert_eq!(
-            state.apply(request(1, 4, get("k")), true).read.as_deref(),
+            apply(&mut state, request(1, 4, get("k")), true)
+                .read
+                .as_deref(),
             Some("ab")
         );
         assert_eq!(
-            state
-                .apply(request(1, 5, get("none")), true)
+            apply(&mut state, request(1, 5, get("none")), true)
                 .read
                 .as_deref(),
             Some("")
@@ -202,13 +251,13 @@ mod tests {
     #[test]
     fn a_duplicate_changes_nothing_and_a_duplicate_get_reads_again() {
         let mut state = KvState::default();
-        state.apply(request(1, 1, append("k", "x")), false);
+        apply(&mut state, request(1, 1, append("k", "x")), false);
         let before = state.clone();
-        let effect = state.apply(request(1, 1, append("k", "x")), false);
+        let effect = apply(&mut state, request(1, 1, append("k", "x")), false);
         assert!(effect.duplicate);
         assert_eq!(state, before);
-        state.apply(request(2, 1, append("k", "y")), false);
-        let effect = state.apply(request(1, 1, get("k")), true);
+        apply(&mut state, request(2, 1, append("k", "y")), false);
+        let effect = apply(&mut state, request(1, 1, get("k")), true);
         assert!(effect.duplicate);
         assert_eq!(effect.read.as_deref(), Some("xy"));
         assert_eq!(state.last_seq(ClientId(1)), Some(Seq(1)));
@@ -218,18 +267,18 @@ mod tests {
     #[test]
     fn the_digest_tells_states_apart_and_not_paths() {
         let mut a = KvState::default();
-        a.apply(request(1, 1, append("k", "x")), false);
-        a.apply(request(1, 2, append("k", "y")), false);
+        apply(&mut a, request(1, 1, append("k", "x")), false);
+        apply(&mut a, request(1, 2, append("k", "y")), false);
         let mut b = KvState::default();
         let put = Op::Put {
             key: "k".into(),
             value: "xy".into(),
         };
-        b.apply(request(1, 2, put), false);
+        apply(&mut b, request(1, 2, put), false);
         // The same map and table, reached two ways.
         assert_eq!(a.digest(), b.digest());
         let mut c = b.clone();
-        c.apply(request(1, 3, get("k")), false);
+        apply(&mut c, request(1, 3, get("k")), false);
         assert_ne!(
             b.digest(),
             c.digest(),
@@ -240,7 +289,7 @@ mod tests {
             key: "k".into(),
             value: "yx".into(),
         };
-        d.apply(request(1, 2, put), false);
+        apply(&mut d, request(1, 2, put), false);
         assert_ne!(b.digest(), d.digest(), "the value is part of the digest");
     }
 }

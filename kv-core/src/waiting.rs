@@ -2,7 +2,7 @@
 //! term, keyed by the entry's index, with a second index by client so that a retry of a
 //! request already in the log waits for that entry instead of being appended again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use raft_core::{LogIndex, Term};
 
@@ -23,7 +23,9 @@ pub(crate) struct Waiter {
 /// The waiting clients of one leader term.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Waiting {
-    by_index: BTreeMap<LogIndex, Waiter>,
+    /// In increasing index order (a leader appends at increasing indices in its term, so
+    /// a new waiter almost always goes at the back, and applies take from the front).
+    by_index: VecDeque<(LogIndex, Waiter)>,
     by_client: BTreeMap<ClientId, (Seq, LogIndex)>,
 }
 
@@ -35,8 +37,18 @@ impl Waiting {
             "waiters of two terms"
         );
         self.by_client.insert(waiter.client, (waiter.seq, index));
-        if let Some(replaced) = self.by_index.insert(index, waiter) {
-            debug_assert!(false, "two waiters for {index}: {replaced:?}");
+        match self.by_index.back() {
+            Some(&(last, _)) if last >= index => {
+                let position = self.position(index);
+                match self.by_index.get_mut(position) {
+                    Some(slot) if slot.0 == index => {
+                        debug_assert!(false, "two waiters for {index}: {:?}", slot.1);
+                        slot.1 = waiter;
+                    }
+                    _ => self.by_index.insert(position, (index, waiter)),
+                }
+            }
+            _ => self.by_index.push_back((index, waiter)),
         }
     }
 
@@ -46,8 +58,9 @@ impl Waiting {
         let Some(&(waiting_seq, index)) = self.by_client.get(&client) else {
             return false;
         };
-        match self.by_index.get_mut(&index) {
-            Some(waiter) if waiting_seq == seq => {
+        let position = self.position(index);
+        match self.by_index.get_mut(position) {
+            Some((at, waiter)) if *at == index && waiting_seq == seq => {
                 waiter.reply_to = reply_to;
                 true
             }
@@ -57,42 +70,47 @@ impl Waiting {
 
     /// Whether a client waits for the entry at `index`.
     pub(crate) fn waits_at(&self, index: LogIndex) -> bool {
-        self.by_index.contains_key(&index)
+        let position = self.position(index);
+        self.by_index
+            .get(position)
+            .is_some_and(|&(at, _)| at == index)
     }
 
-    /// Removes and returns the waiters of every index up to `index`, in index order.
-    pub(crate) fn take_through(&mut self, index: LogIndex) -> Vec<(LogIndex, Waiter)> {
-        let mut taken = Vec::new();
-        while let Some(entry) = self.by_index.first_entry() {
-            if *entry.key() > index {
-                break;
-            }
-            let (at, waiter) = entry.remove_entry();
-            self.forget_client(at, &waiter);
-            taken.push((at, waiter));
+    /// Removes and returns the waiter of the lowest index, if that index is at most
+    /// `index`.
+    pub(crate) fn pop_through(&mut self, index: LogIndex) -> Option<(LogIndex, Waiter)> {
+        if self.by_index.front()?.0 > index {
+            return None;
         }
-        taken
+        let (at, waiter) = self.by_index.pop_front()?;
+        self.forget_client(at, &waiter);
+        Some((at, waiter))
     }
 
     /// Removes and returns every waiter, in index order.
     pub(crate) fn take_all(&mut self) -> Vec<Waiter> {
         self.by_client.clear();
-        std::mem::take(&mut self.by_index).into_values().collect()
+        self.by_index.drain(..).map(|(_, waiter)| waiter).collect()
     }
 
     /// The term of the waiters, if any wait.
     pub(crate) fn term(&self) -> Option<Term> {
-        self.by_index.values().next().map(|waiter| waiter.term)
+        self.by_index.front().map(|(_, waiter)| waiter.term)
     }
 
     /// The lowest index waited for.
     pub(crate) fn first_index(&self) -> Option<LogIndex> {
-        self.by_index.keys().next().copied()
+        self.by_index.front().map(|&(index, _)| index)
     }
 
     /// How many clients wait.
     pub(crate) fn len(&self) -> usize {
         self.by_index.len()
+    }
+
+    /// Where `index` is or would go in `by_index`.
+    fn position(&self, index: LogIndex) -> usize {
+        self.by_index.partition_point(|&(at, _)| at < index)
     }
 
     fn forget_client(&mut self, index: LogIndex, waiter: &Waiter) {
@@ -105,6 +123,10 @@ impl Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn take_through(waiting: &mut Waiting, index: LogIndex) -> Vec<(LogIndex, Waiter)> {
+        std::iter::from_fn(|| waiting.pop_through(index)).collect()
+    }
 
     fn waiter(client: u64, seq: u64, addr: u64) -> Waiter {
         Waiter {
@@ -122,7 +144,7 @@ mod tests {
         assert!(waiting.redirect(ClientId(1), Seq(1), ClientAddr(11)));
         assert!(!waiting.redirect(ClientId(1), Seq(2), ClientAddr(12)));
         assert!(!waiting.redirect(ClientId(2), Seq(1), ClientAddr(13)));
-        let taken = waiting.take_through(LogIndex(5));
+        let taken = take_through(&mut waiting, LogIndex(5));
         assert_eq!(taken, vec![(LogIndex(5), waiter(1, 1, 11))]);
         assert!(!waiting.redirect(ClientId(1), Seq(1), ClientAddr(11)));
     }
@@ -133,8 +155,7 @@ mod tests {
         for index in [3, 4, 7] {
             waiting.add(LogIndex(index), waiter(index, 1, index));
         }
-        let taken: Vec<LogIndex> = waiting
-            .take_through(LogIndex(4))
+        let taken: Vec<LogIndex> = take_through(&mut waiting, LogIndex(4))
             .into_iter()
             .map(|t| t.0)
             .collect();
@@ -152,7 +173,25 @@ mod tests {
         waiting.add(LogIndex(3), waiter(1, 1, 1));
         waiting.add(LogIndex(4), waiter(1, 2, 1));
         assert!(waiting.redirect(ClientId(1), Seq(2), ClientAddr(2)));
-        waiting.take_through(LogIndex(3));
+        take_through(&mut waiting, LogIndex(3));
         assert!(waiting.redirect(ClientId(1), Seq(2), ClientAddr(3)));
+    }
+
+    #[test]
+    fn waiters_stay_in_index_order_whatever_the_order_of_adds() {
+        let mut waiting = Waiting::default();
+        for index in [4, 9, 6, 2] {
+            waiting.add(LogIndex(index), waiter(index, 1, index));
+        }
+        assert!(waiting.waits_at(LogIndex(6)));
+        assert!(!waiting.waits_at(LogIndex(5)));
+        assert!(waiting.redirect(ClientId(6), Seq(1), ClientAddr(60)));
+        let taken: Vec<(LogIndex, ClientAddr)> = take_through(&mut waiting, LogIndex(8))
+            .into_iter()
+            .map(|(at, waiter)| (at, waiter.reply_to))
+            .collect();
+        let expected = [(2, 2), (4, 4), (6, 60)].map(|(i, a)| (LogIndex(i), ClientAddr(a)));
+        assert_eq!(taken, expected);
+        assert_eq!(waiting.first_index(), Some(LogIndex(9)));
     }
 }

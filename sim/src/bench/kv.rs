@@ -80,6 +80,9 @@ pub struct KvCluster {
     raft_out: Vec<Message>,
     /// Per clerk: operations called so far.
     called: Vec<u64>,
+    /// The buffers servers and clerks step into, reused from step to step.
+    server_actions: Vec<ServerAction>,
+    clerk_actions: Vec<ClerkAction>,
     params: KvBenchParams,
     /// The counters so far.
     pub counters: KvCounters,
@@ -121,6 +124,8 @@ impl KvCluster {
             reply_inbox: vec![Vec::new(); clients_n],
             raft_out: Vec::new(),
             called: vec![0; clients_n],
+            server_actions: Vec::new(),
+            clerk_actions: Vec::new(),
             params: params.clone(),
             counters: KvCounters::default(),
         })
@@ -187,10 +192,15 @@ impl KvCluster {
 
     fn servers_round(&mut self) -> Result<(), String> {
         for s in 0..self.servers.len() {
-            for message in std::mem::take(&mut self.raft_inbox[s]) {
+            // Inboxes keep their capacity from round to round.
+            let mut messages = std::mem::take(&mut self.raft_inbox[s]);
+            for message in messages.drain(..) {
                 self.step_server(s, ServerInput::Raft(message))?;
             }
-            let requests = std::mem::take(&mut self.request_inbox[s]);
+            self.raft_inbox[s] = messages;
+            let capacity = self.request_inbox[s].len();
+            let requests =
+                std::mem::replace(&mut self.request_inbox[s], Vec::with_capacity(capacity));
             if !requests.is_empty() {
                 self.step_server(s, ServerInput::Requests(requests))?;
             }
@@ -199,7 +209,20 @@ impl KvCluster {
     }
 
     fn step_server(&mut self, s: usize, input: ServerInput) -> Result<(), String> {
-        for action in self.servers[s].step(input) {
+        let mut actions = std::mem::take(&mut self.server_actions);
+        self.servers[s].step_into(input, &mut actions);
+        let done = self.carry_out_server(s, &mut actions);
+        actions.clear();
+        self.server_actions = actions;
+        done
+    }
+
+    fn carry_out_server(
+        &mut self,
+        s: usize,
+        actions: &mut Vec<ServerAction>,
+    ) -> Result<(), String> {
+        for action in actions.drain(..) {
             match action {
                 ServerAction::Persist(persist) => {
                     if matches!(persist, raft_core::PersistAction::Snapshot { .. }) {
@@ -214,7 +237,7 @@ impl KvCluster {
                 }
                 ServerAction::Reply { to, reply } => {
                     self.counters.client_messages += 1;
-                    self.counters.client_bytes += reply.to_bytes().len() as u64;
+                    self.counters.client_bytes += reply.encoded_len() as u64;
                     let from = self.servers[s].id();
                     match self.reply_inbox.get_mut(to.0 as usize) {
                         Some(inbox) => inbox.push((from, reply)),
@@ -230,23 +253,35 @@ impl KvCluster {
 
     fn clerks_round(&mut self) -> Result<(), String> {
         for c in 0..self.clerks.len() {
-            for (from, reply) in std::mem::take(&mut self.reply_inbox[c]) {
+            let mut replies = std::mem::take(&mut self.reply_inbox[c]);
+            for (from, reply) in replies.drain(..) {
                 if let Outcome::Refused(refusal) = &reply.outcome {
                     return Err(format!("clerk {c} was refused: {refusal}"));
                 }
-                let actions = self.clerks[c].step(ClerkInput::Reply { from, reply });
-                if self.carry_out(c, actions)? && self.counters.ops < self.params.ops {
+                let finished = self.step_clerk(c, ClerkInput::Reply { from, reply })?;
+                if finished && self.counters.ops < self.params.ops {
                     self.call_next(c)?;
                 }
             }
+            self.reply_inbox[c] = replies;
         }
         Ok(())
     }
 
+    /// Steps clerk `c` and carries out its actions; returns whether a call finished.
+    fn step_clerk(&mut self, c: usize, input: ClerkInput) -> Result<bool, String> {
+        let mut actions = std::mem::take(&mut self.clerk_actions);
+        self.clerks[c].step_into(input, &mut actions);
+        let finished = self.carry_out(c, &mut actions);
+        actions.clear();
+        self.clerk_actions = actions;
+        finished
+    }
+
     /// Carries out a clerk's actions; returns whether a call finished.
-    fn carry_out(&mut self, c: usize, actions: Vec<ClerkAction>) -> Result<bool, String> {
+    fn carry_out(&mut self, c: usize, actions: &mut Vec<ClerkAction>) -> Result<bool, String> {
         let mut finished = false;
-        for action in actions {
+        for action in actions.drain(..) {
             match action {
                 ClerkAction::Send { to, request } => {
                     self.counters.client_messages += 1;
@@ -273,21 +308,28 @@ impl KvCluster {
         let n = self.called[c];
         self.called[c] += 1;
         let op = self.op(c, n);
-        let actions = self.clerks[c].step(ClerkInput::Call(op));
-        self.carry_out(c, actions).map(drop)
+        self.step_clerk(c, ClerkInput::Call(op)).map(drop)
     }
 
     /// Clerk `c`'s `n`-th operation: its key and value follow from (c, n), so runs repeat.
+    /// Key `k<i>`; the value `<c>:<n>:` padded with `v` to `value_bytes`.
     fn op(&self, c: usize, n: u64) -> Op {
         let mixed = (c as u64)
             .wrapping_mul(0x9e37_79b9)
             .wrapping_add(n.wrapping_mul(7919));
-        let key = format!("k{}", mixed % self.params.keys.max(1));
+        let mut key = String::with_capacity(8);
+        key.push('k');
+        push_decimal(&mut key, mixed % self.params.keys.max(1));
         let value = || {
-            let mut value = format!("{c}:{n}:");
-            let fill = self.params.value_bytes.saturating_sub(value.len());
-            value.push_str(&"v".repeat(fill));
-            value.truncate(self.params.value_bytes);
+            let len = self.params.value_bytes;
+            let mut value = String::with_capacity(len.max(24));
+            push_decimal(&mut value, c as u64);
+            value.push(':');
+            push_decimal(&mut value, n);
+            value.push(':');
+            let fill = len.saturating_sub(value.len());
+            value.extend(std::iter::repeat('v').take(fill));
+            value.truncate(len);
             value
         };
         match self.params.workload {
@@ -317,5 +359,34 @@ impl KvCluster {
             }
         }
         Ok(())
+    }
+}
+
+/// Appends `n` in decimal (what `format!("{n}")` writes, without the formatting machinery).
+fn push_decimal(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 7, 10, 99, 12_345, u64::MAX] {
+            let mut text = String::from("k");
+            push_decimal(&mut text, n);
+            assert_eq!(text, format!("k{n}"));
+        }
     }
 }
