@@ -43,6 +43,8 @@ pub struct ClerkConfig {
     client: ClientId,
     servers: Vec<NodeId>,
     retry_timeout_ticks: u32,
+    #[cfg(feature = "test-hooks")]
+    bugs: crate::KvBugs,
 }
 
 /// The builder for [`ClerkConfig`]; the retry timeout defaults to 10 ticks (100 ms at
@@ -56,6 +58,15 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn retry_timeout_ticks(mut self, ticks: u32) -> Self {
         self.0.retry_timeout_ticks = ticks;
+        self
+    }
+
+    /// TEST ONLY: the planted bugs (the clerk's own is [`crate::KvBug::NewSeqOnRetry`]).
+    /// Only with the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
+    #[must_use]
+    pub fn bugs(mut self, bugs: crate::KvBugs) -> Self {
+        self.0.bugs = bugs;
         self
     }
 
@@ -89,6 +100,8 @@ impl ClerkConfig {
             client,
             servers: servers.into_iter().collect(),
             retry_timeout_ticks: 10,
+            #[cfg(feature = "test-hooks")]
+            bugs: crate::KvBugs::NONE,
         })
     }
 
@@ -105,6 +118,18 @@ impl ClerkConfig {
     /// Ticks without an answer before the clerk tries the next server.
     pub fn retry_timeout_ticks(&self) -> u32 {
         self.retry_timeout_ticks
+    }
+
+    /// Whether planted bug `bug` is on (the constant false without `test-hooks`).
+    #[inline]
+    fn has(&self, bug: crate::bugs::KvBug) -> bool {
+        #[cfg(feature = "test-hooks")]
+        return self.bugs.has(bug);
+        #[cfg(not(feature = "test-hooks"))]
+        {
+            let _ = bug;
+            false
+        }
     }
 }
 
@@ -248,7 +273,7 @@ impl Clerk {
         }
         call.parked = false;
         call.hops = 0;
-        self.send();
+        self.resend();
     }
 
     fn receive(&mut self, from: NodeId, reply: Reply) {
@@ -291,7 +316,7 @@ impl Clerk {
         call.target = hinted.unwrap_or((call.target + 1) % servers);
         if call.hops < servers {
             call.hops += 1;
-            self.send();
+            self.resend();
         } else {
             call.parked = true;
             call.ticks_since_send = 0;
@@ -307,6 +332,18 @@ impl Clerk {
             }));
         }
         self.start_next();
+    }
+
+    /// Sends the call in flight again.
+    fn resend(&mut self) {
+        if self.config.has(crate::bugs::KvBug::NewSeqOnRetry) {
+            // TEST ONLY: the retry looks like a new request.
+            if let Some(call) = &mut self.call {
+                call.seq = self.next_seq;
+                self.next_seq = self.next_seq.next();
+            }
+        }
+        self.send();
     }
 
     fn send(&mut self) {

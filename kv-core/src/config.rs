@@ -65,7 +65,7 @@ pub struct KvConfig {
     max_value_bytes: usize,
     read_mode: ReadMode,
     #[cfg(feature = "test-hooks")]
-    local_reads_bug: bool,
+    bugs: crate::bugs::KvBugs,
 }
 
 /// The builder for [`KvConfig`]. Defaults: no snapshots, keys up to 4 KiB, values up to
@@ -110,8 +110,24 @@ impl KvConfigBuilder {
     /// linearizability checker can be shown to catch it.
     #[cfg(feature = "test-hooks")]
     #[must_use]
-    pub fn local_reads_bug(mut self, enabled: bool) -> Self {
-        self.0.local_reads_bug = enabled;
+    pub fn local_reads_bug(self, enabled: bool) -> Self {
+        self.bug(crate::KvBug::LocalReads, enabled)
+    }
+
+    /// TEST ONLY: switches planted bug `bug` on or off (see [`crate::KvBug`]). Only with
+    /// the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
+    #[must_use]
+    pub fn bug(mut self, bug: crate::KvBug, enabled: bool) -> Self {
+        self.0.bugs = self.0.bugs.with(bug, enabled);
+        self
+    }
+
+    /// TEST ONLY: the whole set of planted bugs. Only with the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
+    #[must_use]
+    pub fn bugs(mut self, bugs: crate::KvBugs) -> Self {
+        self.0.bugs = bugs;
         self
     }
 
@@ -134,7 +150,7 @@ impl Default for KvConfig {
             max_value_bytes: 1 << 20,
             read_mode: ReadMode::ReadIndex,
             #[cfg(feature = "test-hooks")]
-            local_reads_bug: false,
+            bugs: crate::bugs::KvBugs::NONE,
         }
     }
 }
@@ -165,13 +181,23 @@ impl KvConfig {
         self.read_mode
     }
 
-    /// Whether the test-only local-reads bug is switched on (always false without the
+    /// Whether planted bug `bug` is switched on (the constant false without the
     /// `test-hooks` feature).
-    pub(crate) fn local_reads_bug(&self) -> bool {
+    #[inline]
+    pub(crate) fn has(&self, bug: crate::bugs::KvBug) -> bool {
         #[cfg(feature = "test-hooks")]
-        return self.local_reads_bug;
+        return self.bugs.has(bug);
         #[cfg(not(feature = "test-hooks"))]
-        false
+        {
+            let _ = bug;
+            false
+        }
+    }
+
+    /// TEST ONLY: the planted bugs switched on. Only with the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
+    pub fn bugs(&self) -> crate::KvBugs {
+        self.bugs
     }
 
     /// The raft state size at which the server snapshots: `max_raft_state / 2`.

@@ -125,6 +125,7 @@
 #![warn(missing_docs)]
 
 mod adapter;
+mod bugs;
 mod clerk;
 mod command;
 pub mod config;
@@ -140,6 +141,8 @@ mod state;
 mod types;
 mod waiting;
 
+#[cfg(feature = "test-hooks")]
+pub use bugs::{KvBug, KvBugs};
 pub use clerk::{
     Clerk, ClerkAction, ClerkConfig, ClerkConfigBuilder, ClerkConfigError, ClerkInput, Completion,
 };

@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use raft_core::{LogIndex, Message, Node, NodeId, PersistAction, PersistedState, Term};
 
 use crate::adapter::{self, RaftEvent};
+use crate::bugs::KvBug;
 use crate::command;
 use crate::config::{KvConfig, ReadMode};
 use crate::error::{KvFatalError, KvRestoreError};
@@ -101,6 +102,8 @@ struct Proposal {
     client: ClientId,
     seq: Seq,
     reply_to: ClientAddr,
+    /// A Put or an Append.
+    is_write: bool,
 }
 
 /// What to do with a request before it reaches the log.
@@ -134,6 +137,9 @@ pub struct KvServer {
     /// the batch's proposals, so that a request sent twice is appended once. Only looked
     /// up, never iterated.
     in_batch: HashMap<(ClientId, Seq), usize, FixedState>,
+    /// TEST ONLY: the state cached by the planted stale-snapshot bug.
+    #[cfg(feature = "test-hooks")]
+    stale: Option<KvState>,
 }
 
 impl KvServer {
@@ -160,6 +166,10 @@ impl KvServer {
                 .map_err(|error| KvRestoreError::Snapshot { index, error })?
         };
         let node = Node::restore(raft_config, persisted)?;
+        if config.has(KvBug::RestartForgetsApplied) {
+            // TEST ONLY: as if the log would be replayed from index 1.
+            return Ok(KvServer::new_from_node(config, node));
+        }
         Ok(KvServer::from_parts(
             config,
             node,
@@ -167,6 +177,10 @@ impl KvServer {
             index,
             persisted.snapshot_term(),
         ))
+    }
+
+    fn new_from_node(config: KvConfig, node: Node) -> KvServer {
+        KvServer::from_parts(config, node, KvState::default(), LogIndex::ZERO, Term::ZERO)
     }
 
     fn from_parts(
@@ -187,6 +201,8 @@ impl KvServer {
             halted: None,
             actions: Vec::new(),
             in_batch: HashMap::default(),
+            #[cfg(feature = "test-hooks")]
+            stale: None,
         }
     }
 
@@ -224,7 +240,9 @@ impl KvServer {
             self.settle();
         }
         debug_assert!(
-            self.halted.is_some() || self.applied == self.node.applied_index(),
+            self.halted.is_some()
+                || self.applied == self.node.applied_index()
+                || self.config.has(KvBug::RestartForgetsApplied),
             "the state machine and raft disagree on the applied index"
         );
         std::mem::swap(&mut self.actions, actions);
@@ -272,7 +290,7 @@ impl KvServer {
             if self.waiting.redirect(client, seq, from) {
                 continue;
             }
-            if let (Op::Get { key }, true) = (&request.op, self.config.local_reads_bug()) {
+            if let (Op::Get { key }, true) = (&request.op, self.config.has(KvBug::LocalReads)) {
                 // TEST ONLY: answered without confirming leadership (a stale read).
                 let value = self.state.get(key).unwrap_or_default().to_owned();
                 self.reply(from, client, seq, Outcome::Ok { value });
@@ -305,6 +323,7 @@ impl KvServer {
                 client,
                 seq,
                 reply_to: from,
+                is_write: !matches!(request.op, Op::Get { .. }),
             });
             commands.push(command);
         }
@@ -334,7 +353,9 @@ impl KvServer {
         if let Err(refusal) = self.check_limits(request) {
             return Screening::Answer(Outcome::Refused(refusal));
         }
-        if self.state.is_applied(request.client, request.seq) {
+        if self.state.is_applied(request.client, request.seq)
+            && !self.config.has(KvBug::NoDuplicateDetection)
+        {
             match &request.op {
                 // Applied once already: answer as the original was answered.
                 Op::Put { .. } | Op::Append { .. } => {
@@ -468,7 +489,20 @@ impl KvServer {
     }
 
     fn wait_for(&mut self, first: LogIndex, term: Term, proposals: &[Proposal]) {
+        if self.config.has(KvBug::KeepStaleWaiters)
+            && self.waiting.term().is_some_and(|t| t != term)
+        {
+            // TEST ONLY: the stale waiters are sent away only when a new term's arrive.
+            self.drop_waiters();
+        }
         for (offset, proposal) in proposals.iter().enumerate() {
+            if proposal.is_write && self.config.has(KvBug::ReplyBeforeCommit) {
+                // TEST ONLY: acknowledged before the entry commits.
+                let outcome = Outcome::Ok {
+                    value: String::new(),
+                };
+                self.reply(proposal.reply_to, proposal.client, proposal.seq, outcome);
+            }
             let waiter = Waiter {
                 term,
                 client: proposal.client,
@@ -487,13 +521,15 @@ impl KvServer {
         }
         debug_assert_eq!(index, self.applied.next(), "raft applies in index order");
         let want_read = self.waiting.waits_at(index);
+        let dedup = !self.config.has(KvBug::NoDuplicateDetection);
+        let keep_stale = self.config.has(KvBug::KeepStaleWaiters);
         let state = &mut self.state;
         let (identity, mut read) = if data.is_empty() {
             (None, None)
         } else {
             command::with_command(data, |command| match command {
                 Some(command) => {
-                    let read = state.apply(command, want_read).read;
+                    let read = state.apply(command, want_read, dedup).read;
                     (Some((command.client, command.seq)), read)
                 }
                 None => (None, None),
@@ -502,8 +538,9 @@ impl KvServer {
         self.applied = index;
         self.applied_term = term;
         while let Some((at, waiter)) = self.waiting.pop_through(index) {
-            let ours =
-                at == index && waiter.term == term && identity == Some((waiter.client, waiter.seq));
+            let ours = at == index
+                && ((waiter.term == term && identity == Some((waiter.client, waiter.seq)))
+                    || keep_stale);
             let outcome = if ours {
                 Outcome::Ok {
                     value: read.take().unwrap_or_default(),
@@ -560,16 +597,22 @@ impl KvServer {
             return;
         }
         if let Some(term) = self.waiting.term() {
-            if !self.node.is_leader() || self.node.term() != term {
-                let leader_hint = self.node.leader_hint();
-                for waiter in self.waiting.take_all() {
-                    let outcome = Outcome::WrongLeader { leader_hint };
-                    self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
-                }
+            let lost = !self.node.is_leader() || self.node.term() != term;
+            if lost && !self.config.has(KvBug::KeepStaleWaiters) {
+                self.drop_waiters();
             }
         }
         self.answer_reads();
         self.maybe_snapshot();
+    }
+
+    /// Sends every waiting client elsewhere.
+    fn drop_waiters(&mut self) {
+        let leader_hint = self.node.leader_hint();
+        for waiter in self.waiting.take_all() {
+            let outcome = Outcome::WrongLeader { leader_hint };
+            self.reply(waiter.reply_to, waiter.client, waiter.seq, outcome);
+        }
     }
 
     fn maybe_snapshot(&mut self) {
@@ -579,12 +622,24 @@ impl KvServer {
         if self.node.raft_state_size() < threshold || self.applied <= self.node.snapshot_index() {
             return;
         }
-        let data = snapshot::encode(&self.state, self.applied);
+        let data = self.snapshot_data();
         let input = raft_core::Input::Snapshot {
             index: self.applied,
             data,
         };
         self.step_raft(input, &[]);
+    }
+
+    /// The snapshot of the applied state (with the planted snapshot bugs: without the
+    /// duplicate table, or of the state cached at the first snapshot).
+    fn snapshot_data(&mut self) -> Bytes {
+        let clients = !self.config.has(KvBug::SnapshotWithoutDuplicates);
+        #[cfg(feature = "test-hooks")]
+        if self.config.has(KvBug::StaleSnapshot) {
+            let cached = self.stale.get_or_insert_with(|| self.state.clone());
+            return snapshot::encode_with(cached, self.applied, clients);
+        }
+        snapshot::encode_with(&self.state, self.applied, clients)
     }
 
     fn reply(&mut self, to: ClientAddr, client: ClientId, seq: Seq, outcome: Outcome) {
@@ -681,7 +736,10 @@ impl KvServer {
     /// simulators, not for every step of a production server.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.node.check_invariants()?;
-        if self.halted.is_none() && self.applied != self.node.applied_index() {
+        if self.halted.is_none()
+            && self.applied != self.node.applied_index()
+            && !self.config.has(KvBug::RestartForgetsApplied)
+        {
             return Err(format!(
                 "applied {} but raft applied {}",
                 self.applied,
@@ -697,7 +755,8 @@ impl KvServer {
             }
         }
         if let Some(term) = self.waiting.term() {
-            if !self.node.is_leader() || self.node.term() != term {
+            let lost = !self.node.is_leader() || self.node.term() != term;
+            if lost && !self.config.has(KvBug::KeepStaleWaiters) {
                 return Err(format!(
                     "clients wait on term {term}, which this server does not lead"
                 ));

@@ -92,8 +92,18 @@ const TAG_CLIENTS: u32 = 4;
 
 /// Encodes `state` as the snapshot of everything up to `index`.
 pub(crate) fn encode(state: &KvState, index: LogIndex) -> Bytes {
+    encode_with(state, index, true)
+}
+
+/// [`encode`], leaving the duplicate table out unless `clients` (the planted
+/// `SnapshotWithoutDuplicates` bug).
+pub(crate) fn encode_with(state: &KvState, index: LogIndex, clients: bool) -> Bytes {
     let pairs = state.sorted_pairs();
-    let clients = state.sorted_clients();
+    let clients = if clients {
+        state.sorted_clients()
+    } else {
+        Vec::new()
+    };
     let len = encoded_len(&pairs, &clients, index);
     let mut buf = Vec::with_capacity(len);
     put_varint_field(TAG_VERSION, u64::from(SNAPSHOT_FORMAT_VERSION), &mut buf);
@@ -236,7 +246,7 @@ mod tests {
                 seq: Seq(seq),
                 op,
             };
-            state.apply(Command::of(&request), false);
+            state.apply(Command::of(&request), false, true);
         }
         state
     }

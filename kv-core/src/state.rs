@@ -56,12 +56,15 @@ impl KvState {
     /// Applies one committed command. With `want_read`, a Get returns the value it reads
     /// (a duplicate Get reads again at its own position in the log: still linearizable,
     /// since the clerk's call is still open when it retries).
-    pub(crate) fn apply(&mut self, command: Command<'_>, want_read: bool) -> Effect {
+    ///
+    /// With `dedup` off (the planted `NoDuplicateDetection` bug), a duplicate is applied
+    /// again.
+    pub(crate) fn apply(&mut self, command: Command<'_>, want_read: bool, dedup: bool) -> Effect {
         let read = match (command.op, want_read) {
             (OpRef::Get { key }, true) => Some(self.get(key).unwrap_or_default().to_owned()),
             _ => None,
         };
-        let duplicate = !self.record(command.client, command.seq);
+        let duplicate = !self.record(command.client, command.seq) && dedup;
         if !duplicate {
             match command.op {
                 OpRef::Get { .. } => {}
@@ -199,7 +202,7 @@ mod tests {
 
     /// Applies an owned request.
     fn apply(state: &mut KvState, request: Request, want_read: bool) -> Effect {
-        state.apply(Command::of(&request), want_read)
+        state.apply(Command::of(&request), want_read, true)
     }
 
     fn request(client: u64, seq: u64, op: Op) -> Request {

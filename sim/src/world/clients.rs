@@ -63,9 +63,15 @@ impl super::World {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.index(i + 1));
         }
-        let config = ClerkConfig::builder(ClientId(c as u64 + 1), order)
-            .retry_timeout_ticks(CLERK_RETRY_TICKS)
-            .build();
+        let builder = ClerkConfig::builder(ClientId(c as u64 + 1), order)
+            .retry_timeout_ticks(CLERK_RETRY_TICKS);
+        // TEST ONLY: the clerks share the servers' planted bugs.
+        #[cfg(feature = "test-hooks")]
+        let builder = match &self.service {
+            super::Service::Kv(kv) => builder.bugs(kv.bugs()),
+            super::Service::RaftLab => builder,
+        };
+        let config = builder.build();
         let clerk = match config {
             Ok(config) => Clerk::new(config),
             Err(e) => {
