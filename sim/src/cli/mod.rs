@@ -15,6 +15,7 @@ macro_rules! outln {
 
 mod check;
 mod fuzz;
+mod fuzz_kv;
 mod output;
 
 use std::process::ExitCode;
@@ -69,6 +70,9 @@ enum Command {
         /// KV scenarios: also write the view of the run's client history (one HTML file).
         #[arg(long)]
         html: Option<std::path::PathBuf>,
+        /// `replay fuzz --kv`: a KV fuzz seed (and `--bug`s).
+        #[command(flatten)]
+        kv: fuzz_kv::KvArgs,
     },
     /// Swarm fuzzing: each seed picks a configuration and a schedule, runs a safety phase
     /// then a healed liveness phase, with every checker on.
@@ -77,7 +81,7 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         seeds: u64,
         /// The first seed.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, alias = "seed")]
         start: u64,
         /// Worker threads (each run stays deterministic); defaults to the core count.
         #[arg(long)]
@@ -88,6 +92,9 @@ enum Command {
         /// Print the trace of every failing seed.
         #[arg(long)]
         trace: bool,
+        /// `--kv`: KV servers and clerks, linearizability and exactly-once on every run.
+        #[command(flatten)]
+        kv: fuzz_kv::KvArgs,
     },
     /// Run a written schedule, e.g. `raftlab schedule --servers 3 "crash 0; advance 500"`,
     /// and print its trace (the fuzz suite prints shrunk schedules in this form).
@@ -110,6 +117,12 @@ enum Command {
         #[cfg(feature = "test-hooks")]
         #[arg(long)]
         figure8_bug: bool,
+        /// `--kv`: also write the view of the client history (one HTML file).
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
+        /// `--kv`: a KV schedule (clerk steps beside the server faults).
+        #[command(flatten)]
+        kv: fuzz_kv::KvArgs,
     },
     /// Measure replication throughput: nodes in one thread, no faults, batched proposals.
     Bench(crate::bench::BenchArgs),
@@ -152,8 +165,11 @@ pub fn main() -> ExitCode {
             }
             Err(message) => usage_error(&message),
         },
+        Some(Command::Replay { id, seed, html, kv }) if id == "fuzz" && kv.kv => {
+            fuzz_kv::replay_fuzz_kv(seed, html.as_deref(), &kv)
+        }
         Some(Command::Replay { id, seed, .. }) if id == "fuzz" => fuzz::replay_fuzz(seed),
-        Some(Command::Replay { id, seed, html }) => match find(&id) {
+        Some(Command::Replay { id, seed, html, .. }) => match find(&id) {
             Some(scenario) if html.is_some() && scenario.kv.is_none() => usage_error(&format!(
                 "`{id}` has no client history (only KV scenarios do)"
             )),
@@ -167,8 +183,32 @@ pub fn main() -> ExitCode {
             start,
             jobs,
             json,
+            kv,
+            ..
+        }) if kv.kv => fuzz_kv::fuzz_kv(start, seeds, jobs, json, &kv),
+        Some(Command::Fuzz {
+            seeds,
+            start,
+            jobs,
+            json,
             trace,
+            ..
         }) => fuzz::fuzz(start, seeds, jobs, json, trace),
+        Some(Command::Schedule {
+            steps,
+            servers,
+            seed,
+            survives_crash,
+            html,
+            kv,
+            ..
+        }) if kv.kv => match kv.spec(servers, seed, &steps, survives_crash) {
+            Ok(_) if !(1..=8).contains(&servers) => {
+                usage_error("--servers must be between 1 and 8")
+            }
+            Ok(spec) => fuzz_kv::replay_kv_schedule(&spec, html.as_deref()),
+            Err(message) => usage_error(&message),
+        },
         Some(Command::Schedule {
             steps,
             servers,
@@ -177,6 +217,7 @@ pub fn main() -> ExitCode {
             survives_crash,
             #[cfg(feature = "test-hooks")]
             figure8_bug,
+            ..
         }) => match crate::fuzz::parse(&steps) {
             Ok(steps) if (1..=8).contains(&servers) => {
                 let mut spec = crate::fuzz::ScheduleSpec::new(servers, seed, steps);

@@ -2,11 +2,13 @@
 //! and checked for liveness; swarm configurations picked per seed.
 
 pub mod exec;
+pub mod faults;
+pub mod kv;
 pub mod schedule;
 pub mod shrink;
 pub mod swarm;
 
 pub use exec::{run_schedule, Phase, ScheduleReport, ScheduleSpec, LIVENESS_LIMIT_MS};
 pub use schedule::{parse, render, render_lines, Step};
-pub use shrink::minimize;
+pub use shrink::{minimize, Shrinkable};
 pub use swarm::{run_swarm, SwarmConfig};

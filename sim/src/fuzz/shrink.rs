@@ -4,8 +4,29 @@
 
 use super::schedule::Step;
 
+/// A step of some kind of schedule, as the shrinker sees it: a wait can be shortened.
+pub trait Shrinkable: Clone {
+    /// The ms this step waits, if it is a wait.
+    fn wait_ms(&self) -> Option<u64>;
+    /// The same wait, `ms` long.
+    fn with_wait(&self, ms: u64) -> Self;
+}
+
+impl Shrinkable for Step {
+    fn wait_ms(&self) -> Option<u64> {
+        match self {
+            Step::Advance(ms) => Some(*ms),
+            _ => None,
+        }
+    }
+
+    fn with_wait(&self, ms: u64) -> Self {
+        Step::Advance(ms)
+    }
+}
+
 /// Reduces `steps` while `fails` keeps saying the reduced schedule still fails.
-pub fn minimize(steps: Vec<Step>, mut fails: impl FnMut(&[Step]) -> bool) -> Vec<Step> {
+pub fn minimize<S: Shrinkable>(steps: Vec<S>, mut fails: impl FnMut(&[S]) -> bool) -> Vec<S> {
     let mut current = steps;
     loop {
         let mut changed = false;
@@ -21,7 +42,7 @@ pub fn minimize(steps: Vec<Step>, mut fails: impl FnMut(&[Step]) -> bool) -> Vec
             }
         }
         for i in 0..current.len() {
-            let Step::Advance(ms) = current[i] else {
+            let Some(ms) = current[i].wait_ms() else {
                 continue;
             };
             for shorter in [0, ms / 4, ms / 2] {
@@ -29,7 +50,7 @@ pub fn minimize(steps: Vec<Step>, mut fails: impl FnMut(&[Step]) -> bool) -> Vec
                     continue;
                 }
                 let mut candidate = current.clone();
-                candidate[i] = Step::Advance(shorter);
+                candidate[i] = current[i].with_wait(shorter);
                 if fails(&candidate) {
                     current = candidate;
                     changed = true;
