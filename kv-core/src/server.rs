@@ -519,7 +519,10 @@ impl KvServer {
         if self.halted.is_some() || index <= self.applied {
             return;
         }
-        debug_assert_eq!(index, self.applied.next(), "raft applies in index order");
+        debug_assert!(
+            index == self.applied.next() || self.config.has(KvBug::RestartForgetsApplied),
+            "raft applies in index order"
+        );
         let want_read = self.waiting.waits_at(index);
         let dedup = !self.config.has(KvBug::NoDuplicateDetection);
         let keep_stale = self.config.has(KvBug::KeepStaleWaiters);
