@@ -1,0 +1,117 @@
+//! Every planted KV bug (kv-core's `test-hooks`) is caught: by `raftlab fuzz --kv` within
+//! a few seeds (the first failing swarm seed of each bug, measured, is asserted), and by
+//! the proptest KV schedule suite, whose counterexample shrinks to a short 1-minimal
+//! schedule that fails with the bug and passes without it.
+
+mod kv_common;
+
+use kv_common::{check, explain, schedule};
+use kv_core::{KvBug, KvBugs};
+use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
+use sim::fuzz::kv::run_kv_swarm;
+
+/// The first failing `fuzz --kv` seed of each bug, as measured (seeds from 1).
+const FIRST_FAILING_SEED: [(KvBug, u64); 8] = [
+    (KvBug::NoDuplicateDetection, 0),
+    (KvBug::SnapshotWithoutDuplicates, 0),
+    (KvBug::ReplyBeforeCommit, 0),
+    (KvBug::LocalReads, 0),
+    (KvBug::KeepStaleWaiters, 0),
+    (KvBug::NewSeqOnRetry, 0),
+    (KvBug::StaleSnapshot, 0),
+    (KvBug::RestartForgetsApplied, 0),
+];
+
+/// The first seed from 1 whose KV swarm run fails with `bugs`, looking at most `limit`.
+fn first_failing_seed(bugs: KvBugs, limit: u64) -> Option<(u64, String)> {
+    (1..=limit).find_map(|seed| {
+        let (_, report) = run_kv_swarm(seed, false, bugs);
+        report.report.error_line().map(|error| (seed, error))
+    })
+}
+
+#[test]
+fn fuzz_kv_catches_every_planted_bug_within_its_measured_seed() {
+    for (bug, first) in FIRST_FAILING_SEED {
+        let found = first_failing_seed(bug.into(), first);
+        let (seed, error) = found.unwrap_or_else(|| {
+            panic!("fuzz --kv no longer catches {bug} by seed {first} (re-measure with `raftlab fuzz --kv --bug {bug}`)")
+        });
+        assert_eq!(
+            seed, first,
+            "{bug}: first failure moved to seed {seed}: {error}"
+        );
+        assert!(first <= 1000, "{bug}: caught only at seed {first}");
+        // The same seed without the bug passes: the bug is the cause.
+        let (_, clean) = run_kv_swarm(seed, false, KvBugs::NONE);
+        assert!(
+            clean.report.ok,
+            "{bug}: seed {seed} fails without the bug too"
+        );
+    }
+}
+
+/// Finds a failing KV schedule with `bug` through proptest (a fixed RNG), shrinks it, and
+/// returns the shrunk length.
+fn found_and_shrunk(bug: KvBug) -> usize {
+    let config = Config {
+        cases: 256,
+        max_shrink_iters: 1000,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[15; 32]);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let bugs = KvBugs::from(bug);
+    let minimal = match runner.run(&schedule(), |schedule| check(&schedule, bugs)) {
+        Err(TestError::Fail(_, minimal)) => minimal,
+        other => panic!("the KV schedule suite did not find {bug}: {other:?}"),
+    };
+    let (steps, text) = explain(&minimal, bugs);
+    println!("{bug}: shrunk to {} steps:\n{text}\n", steps.len());
+    let mut shrunk = minimal;
+    shrunk.steps = steps;
+    assert!(
+        check(&shrunk, bugs).is_err(),
+        "{bug}: the shrunk schedule passes"
+    );
+    assert!(
+        check(&shrunk, KvBugs::NONE).is_ok(),
+        "{bug}: the shrunk schedule fails without the bug:\n{text}"
+    );
+    // 1-minimal: dropping any one step makes the failure go away.
+    for i in 0..shrunk.steps.len() {
+        let mut fewer = shrunk.clone();
+        fewer.steps.remove(i);
+        assert!(
+            check(&fewer, bugs).is_ok(),
+            "{bug}: step {} is not needed:\n{text}",
+            i + 1
+        );
+    }
+    shrunk.steps.len()
+}
+
+#[test]
+fn the_schedule_suite_finds_and_shrinks_a_duplicate_apply() {
+    let len = found_and_shrunk(KvBug::NewSeqOnRetry);
+    assert!(len <= 12, "shrunk to {len} steps");
+}
+
+#[test]
+fn the_schedule_suite_finds_and_shrinks_a_stale_read() {
+    let len = found_and_shrunk(KvBug::LocalReads);
+    assert!(len <= 12, "shrunk to {len} steps");
+}
+
+#[test]
+#[ignore = "measurement: every bug's first failing fuzz seed and shrunk schedule length"]
+fn planted_bug_figures() {
+    for bug in KvBug::ALL {
+        let first = first_failing_seed(bug.into(), 1000).map(|(seed, _)| seed);
+        let len = found_and_shrunk(bug);
+        println!(
+            "FIGURE {bug}: first failing fuzz --kv seed {first:?}, shrunk schedule {len} steps"
+        );
+    }
+}
