@@ -1,5 +1,6 @@
 //! Step-level minimization of a failing schedule, after proptest's own shrinking: drop
-//! any single step, and shorten any wait, as long as the schedule still fails. The result
+//! any single step, shorten any wait, and merge two waits in a row, as long as the
+//! schedule still fails. The result
 //! is 1-minimal: removing any one step makes the failure go away.
 
 use super::schedule::Step;
@@ -57,6 +58,20 @@ pub fn minimize<S: Shrinkable>(steps: Vec<S>, mut fails: impl FnMut(&[S]) -> boo
                     break;
                 }
             }
+        }
+        let mut i = 0;
+        while i + 1 < current.len() {
+            if let (Some(a), Some(b)) = (current[i].wait_ms(), current[i + 1].wait_ms()) {
+                let mut candidate = current.clone();
+                candidate[i] = current[i].with_wait(a + b);
+                candidate.remove(i + 1);
+                if fails(&candidate) {
+                    current = candidate;
+                    changed = true;
+                    continue;
+                }
+            }
+            i += 1;
         }
         if !changed {
             return current;

@@ -42,7 +42,8 @@ pub fn kv_step() -> impl Strategy<Value = KvStep> {
 }
 
 /// A short episode: a burst of calls then a wait; a leader cut off while calls are in
-/// flight, then a wait and a heal; a crash and a restart; or a few random steps.
+/// flight, then a wait and a heal; a crash and a restart; a few random steps; or a run of
+/// appends by turns of the clerks (enough writes for several snapshots).
 pub fn episode() -> impl Strategy<Value = Vec<KvStep>> {
     let call = (0..8usize, 0..4usize, 0..3u8).prop_map(|(clerk, key, kind)| match kind {
         0 => KvStep::Get { clerk, key },
@@ -70,6 +71,14 @@ pub fn episode() -> impl Strategy<Value = Vec<KvStep>> {
             KvStep::Server(Step::Restart(b)),
         ]),
         3 => proptest::collection::vec(kv_step(), 1..5),
+        2 => (0..8usize, 0..4usize, 5..30usize, 1..30u64).prop_map(|(clerk, key, count, gap)| {
+            (0..count)
+                .flat_map(|i| [
+                    KvStep::Append { clerk: clerk + i, key },
+                    KvStep::Server(Step::Advance(gap)),
+                ])
+                .collect()
+        }),
     ]
 }
 
