@@ -3,7 +3,8 @@
 //! call in flight completes, and a fresh clerk reads every key), then the history checks
 //! (linearizability, Unknown a failure; exactly-once of every value written).
 
-use std::task::Waker;
+use std::sync::Arc;
+use std::task::{Wake, Waker};
 
 use kv_core::{KvConfig, Op, ReadMode};
 
@@ -137,6 +138,15 @@ struct Driver<'w> {
     /// Per key: the Puts and Appends open.
     open_writes: Vec<usize>,
     next_value: u64,
+    /// The driver polls the clerks after every wait; nobody needs waking.
+    waker: Waker,
+}
+
+/// A waker that does nothing.
+struct NoWake;
+
+impl Wake for NoWake {
+    fn wake(self: Arc<Self>) {}
 }
 
 type Failure = (Phase, String);
@@ -150,6 +160,7 @@ impl<'w> Driver<'w> {
             in_flight: Vec::new(),
             open_writes: vec![0; spec.keys.max(1)],
             next_value: 0,
+            waker: Waker::from(Arc::new(NoWake)),
         }
     }
 
@@ -196,7 +207,7 @@ impl<'w> Driver<'w> {
             let Some(handle) = self.in_flight[c] else {
                 continue;
             };
-            if let Some(completion) = self.world.poll_completion(c, Waker::noop()) {
+            if let Some(completion) = self.world.poll_completion(c, &self.waker) {
                 let output = completion
                     .result
                     .map_err(|refusal| format!("at {now} ms: clerk {c} was refused: {refusal}"))?;
