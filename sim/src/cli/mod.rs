@@ -196,7 +196,7 @@ pub fn main() -> ExitCode {
 
 /// How KV servers serve Gets, on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum ReadModeArg {
+pub enum ReadModeArg {
     /// Raft's ReadIndex: a round of heartbeats, no log entry.
     ReadIndex,
     /// Through the Raft log, as the lab does.
@@ -204,7 +204,7 @@ pub(crate) enum ReadModeArg {
 }
 
 impl ReadModeArg {
-    pub(crate) fn mode(self) -> kv_core::ReadMode {
+    pub fn mode(self) -> kv_core::ReadMode {
         match self {
             ReadModeArg::ReadIndex => kv_core::ReadMode::ReadIndex,
             ReadModeArg::Log => kv_core::ReadMode::Log,
@@ -212,7 +212,7 @@ impl ReadModeArg {
     }
 
     /// The name on the command line.
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             ReadModeArg::ReadIndex => "read-index",
             ReadModeArg::Log => "log",
