@@ -15,8 +15,9 @@
 //! - **Linearizable, exactly once.** Put and Append go through the Raft log; Gets are
 //!   served through Raft's ReadIndex by default (a leader confirms it still leads with one
 //!   round of heartbeats, then answers once it has applied the commit index it had when
-//!   the read arrived), or through the log as the lab does ([`ReadMode`]). ReadIndex needs
-//!   Raft's `no_op_on_election`, so that a new leader knows its commit index. Each request
+//!   the read arrived), or through the log as the lab does ([`ReadMode`]). ReadIndex needs an
+//!   entry of the leader's term committed: turn on Raft's `no_op_on_election`, or the
+//!   server appends an empty entry itself when the first read of a term arrives. Each request
 //!   carries (client id, seq); the duplicate table (the highest seq applied per client)
 //!   is part of the replicated state and of the snapshot, so a retry is never applied
 //!   twice, across leader changes, restarts and snapshot installs. A retried Put or

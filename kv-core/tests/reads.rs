@@ -116,3 +116,32 @@ fn a_retried_get_is_asked_once_and_answered_at_the_latest_address() {
         .collect();
     assert_eq!(to, vec![ClientAddr(3)]);
 }
+
+#[test]
+fn a_leader_without_the_raft_no_op_appends_one_for_its_first_read() {
+    let mut fifo = Fifo::with_raft(3, KvConfig::default(), |b| b.no_op_on_election(false));
+    fifo.elect(0);
+    let leader = fifo.cluster.server(0).node();
+    let (term, last) = (leader.term(), leader.last_log_index());
+    assert!(leader.last_log_term() < term, "nothing of this term yet");
+    fifo.request(0, ClientAddr(2), request(2, 1, get("k")));
+    fifo.deliver_all();
+    let answer = fifo
+        .replies
+        .last()
+        .expect("a Get alone is answered")
+        .2
+        .clone();
+    assert_eq!(answer.outcome, Outcome::Ok { value: "".into() });
+    let leader = fifo.cluster.server(0).node();
+    assert_eq!(leader.last_log_index(), last.next(), "one empty entry");
+    assert_eq!(leader.last_log_term(), term);
+    // Later reads of the term need no entry.
+    fifo.request(0, ClientAddr(2), request(2, 2, get("k")));
+    fifo.deliver_all();
+    assert_eq!(
+        fifo.replies.last().expect("answered").2.seq,
+        kv_core::Seq(2)
+    );
+    assert_eq!(fifo.cluster.server(0).node().last_log_index(), last.next());
+}

@@ -10,7 +10,7 @@
 
 use kv_core::{
     ClerkAction, ClerkConfig, ClerkInput, ClientAddr, ClientId, KvConfig, KvServer, Op, Outcome,
-    Reply, Request, ServerAction, ServerInput,
+    ReadMode, Reply, Request, ServerAction, ServerInput,
 };
 use raft_core::{Config, Message, NodeId};
 
@@ -23,6 +23,8 @@ pub enum Workload {
     Mixed,
     /// Appends only, over the key space.
     Append,
+    /// Gets only, over the key space (every value empty): how fast reads are served.
+    Get,
 }
 
 /// The parameters of a KV bench run.
@@ -40,6 +42,8 @@ pub struct KvBenchParams {
     pub value_bytes: usize,
     /// The mix of operations.
     pub workload: Workload,
+    /// How the servers serve Gets.
+    pub read_mode: ReadMode,
     /// The servers' `max_raft_state` (snapshots), or none.
     pub max_raft_state: Option<usize>,
 }
@@ -95,6 +99,7 @@ impl KvCluster {
         let kv_config = KvConfig::builder()
             .max_raft_state(params.max_raft_state)
             .max_value_bytes(params.value_bytes.max(1))
+            .read_mode(params.read_mode)
             .build()
             .map_err(|e| format!("bad kv configuration: {e}"))?;
         let servers = ids
@@ -341,7 +346,7 @@ impl KvCluster {
                 key,
                 value: value(),
             },
-            Workload::Mixed => Op::Get { key },
+            Workload::Mixed | Workload::Get => Op::Get { key },
         }
     }
 

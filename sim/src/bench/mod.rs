@@ -63,9 +63,12 @@ pub struct BenchArgs {
     /// KV: bytes per written value.
     #[arg(long, default_value_t = 64)]
     pub value_bytes: usize,
-    /// KV: the operations (half puts and half gets, or appends only).
+    /// KV: the operations (half puts and half gets, appends only, or gets only).
     #[arg(long, value_enum, default_value_t = kv::Workload::Mixed)]
     pub workload: kv::Workload,
+    /// KV: how the servers serve Gets.
+    #[arg(long, value_enum, default_value_t = crate::cli::ReadModeArg::ReadIndex)]
+    pub read_mode: crate::cli::ReadModeArg,
     /// KV: the servers' max_raft_state in bytes (0: no snapshots).
     #[arg(long, default_value_t = 1 << 20)]
     pub max_raft_state: usize,
@@ -222,6 +225,7 @@ fn kv_params(args: &BenchArgs) -> kv::KvBenchParams {
         keys: args.keys,
         value_bytes: args.value_bytes,
         workload: args.workload,
+        read_mode: args.read_mode.mode(),
         max_raft_state: (args.max_raft_state > 0).then_some(args.max_raft_state),
     }
 }
@@ -260,6 +264,7 @@ fn kv_main(args: &BenchArgs) -> ExitCode {
         "clients": params.clients,
         "ops": counters.ops,
         "workload": format!("{:?}", params.workload).to_lowercase(),
+        "read_mode": args.read_mode.name(),
         "keys": params.keys,
         "value_bytes": params.value_bytes,
         "max_raft_state": params.max_raft_state,

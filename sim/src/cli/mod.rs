@@ -237,7 +237,7 @@ pub fn main() -> ExitCode {
 
 /// How KV servers serve Gets, on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum ReadModeArg {
+pub enum ReadModeArg {
     /// Raft's ReadIndex: a round of heartbeats, no log entry.
     ReadIndex,
     /// Through the Raft log, as the lab does.
@@ -245,10 +245,18 @@ enum ReadModeArg {
 }
 
 impl ReadModeArg {
-    fn mode(self) -> kv_core::ReadMode {
+    pub fn mode(self) -> kv_core::ReadMode {
         match self {
             ReadModeArg::ReadIndex => kv_core::ReadMode::ReadIndex,
             ReadModeArg::Log => kv_core::ReadMode::Log,
+        }
+    }
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadModeArg::ReadIndex => "read-index",
+            ReadModeArg::Log => "log",
         }
     }
 }
