@@ -153,14 +153,19 @@ impl Node {
             self.send_snapshot(peer);
             return;
         }
+        let budget = append_entries_budget(self.config.max_message_bytes());
+        if progress.mode == ProgressMode::Replicate {
+            let waiting = self.log.record_bytes_from(progress.next_index);
+            if !progress.may_stream(waiting >= budget as u64) {
+                // Merged into the message the next answer lets out.
+                return;
+            }
+        }
         let prev = progress.next_index.prev();
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
         };
-        let entries = self.log.entries_from(
-            progress.next_index,
-            append_entries_budget(self.config.max_message_bytes()),
-        );
+        let entries = self.log.entries_from(progress.next_index, budget);
         if entries.is_empty() && !allow_empty {
             return;
         }
