@@ -3,7 +3,8 @@
 //! `Probe`: the leader does not know where the follower's log matches; it sends one
 //! AppendEntries and waits for the answer (or the next heartbeat) before sending another.
 //! `Replicate`: the follower matched; new entries are streamed as they are proposed,
-//! merged while an AppendEntries is unanswered (see [`Progress::may_stream`]).
+//! up to [`MAX_APPENDS_IN_FLIGHT`] unanswered AppendEntries; beyond that they wait and
+//! go out merged with the next answer (see [`Progress::may_stream`]).
 //! `Snapshot`: the leader sends its snapshot in chunks, one in flight; appends wait until
 //! the follower holds the snapshot (its complete answer, or a heartbeat probe showing it
 //! was installed). A chunk whose answer has not come within
@@ -19,8 +20,10 @@ use crate::types::LogIndex;
 pub const SNAPSHOT_PATIENCE_HEARTBEATS: u32 = 2;
 
 /// AppendEntries carrying entries a leader keeps unanswered per follower in Replicate
-/// mode. Only messages filled to the byte budget go out while another is unanswered, so
-/// this bounds what streams, one full message at a time, to a follower that went silent.
+/// mode. Light load streams each proposal at once; a leader fed proposals faster than
+/// its followers answer sends at most this many messages per follower and round trip,
+/// whatever the number of proposals, and at most this many messages' worth of bytes
+/// stream to a follower that went silent.
 pub const MAX_APPENDS_IN_FLIGHT: usize = 4;
 
 /// How the leader is currently talking to a follower.
@@ -116,16 +119,13 @@ impl Progress {
         }
     }
 
-    /// Whether new entries go out now to a follower in Replicate mode, given whether
-    /// those waiting fill a message's byte budget. With nothing unanswered they go at
-    /// once (a lone proposal is not delayed); otherwise they wait and merge with what
-    /// comes after them until an answer frees the pipe, unless they already fill a
-    /// message and fewer than [`MAX_APPENDS_IN_FLIGHT`] are unanswered. A leader fed
-    /// one proposal at a time thus sends one AppendEntries per round trip per follower,
-    /// not one per proposal.
-    pub fn may_stream(&self, waiting_fills_message: bool) -> bool {
-        self.in_flight.is_empty()
-            || (waiting_fills_message && self.in_flight.len() < MAX_APPENDS_IN_FLIGHT)
+    /// Whether new entries go out now to a follower in Replicate mode: while fewer
+    /// than [`MAX_APPENDS_IN_FLIGHT`] AppendEntries are unanswered (a lone proposal is
+    /// never delayed). Otherwise they wait, merging with what comes after them, until an
+    /// answer frees a place: a leader fed one proposal at a time sends at most that many
+    /// AppendEntries per follower and round trip, not one per proposal.
+    pub fn may_stream(&self) -> bool {
+        self.in_flight.len() < MAX_APPENDS_IN_FLIGHT
     }
 
     /// Whether the leader may send an AppendEntries now.
@@ -359,15 +359,15 @@ mod tests {
     fn unanswered_appends_merge_what_waits_and_free_on_match() {
         let mut p = Progress::new(LogIndex(3));
         assert!(p.on_match(LogIndex(3)));
-        assert!(p.may_stream(false), "nothing unanswered: send at once");
-        p.on_sent(LogIndex(4));
-        assert!(!p.may_stream(false), "wait and merge with what comes next");
-        for last in 5..=7 {
-            assert!(p.may_stream(true), "a full message pipelines");
+        for last in 4..4 + MAX_APPENDS_IN_FLIGHT as u64 {
+            assert!(p.may_stream(), "below the cap: send at once");
             p.on_sent(LogIndex(last));
         }
         assert_eq!(p.in_flight.len(), MAX_APPENDS_IN_FLIGHT);
-        assert!(!p.may_stream(true), "the cap holds even for full messages");
+        assert!(
+            !p.may_stream(),
+            "at the cap: wait and merge with what comes next"
+        );
         p.on_sent(LogIndex(7));
         assert_eq!(
             p.in_flight.len(),
@@ -375,7 +375,11 @@ mod tests {
             "an empty append is not counted"
         );
         assert!(p.on_match(LogIndex(5)));
-        assert_eq!(p.in_flight.len(), 2, "the answers up to 5 are in");
+        assert_eq!(
+            p.in_flight.len(),
+            MAX_APPENDS_IN_FLIGHT - 2,
+            "the answers up to 5 are in"
+        );
         assert!(p.on_reject(LogIndex(7), LogIndex(6)));
         assert!(p.in_flight.is_empty(), "a probe starts over");
     }

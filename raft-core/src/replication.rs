@@ -153,14 +153,11 @@ impl Node {
             self.send_snapshot(peer);
             return;
         }
-        let budget = append_entries_budget(self.config.max_message_bytes());
-        if progress.mode == ProgressMode::Replicate {
-            let waiting = self.log.record_bytes_from(progress.next_index);
-            if !progress.may_stream(waiting >= budget as u64) {
-                // Merged into the message the next answer lets out.
-                return;
-            }
+        if progress.mode == ProgressMode::Replicate && !progress.may_stream() {
+            // Merged into the message the next answer lets out.
+            return;
         }
+        let budget = append_entries_budget(self.config.max_message_bytes());
         let prev = progress.next_index.prev();
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
