@@ -111,7 +111,9 @@ pub use message::{
 };
 pub use node::{Node, RestoreError, RoleKind};
 pub use persist::{entry_record_len, PersistAction, PersistError, PersistedState, StateError};
-pub use progress::{Progress, ProgressMode, SNAPSHOT_PATIENCE_HEARTBEATS};
+pub use progress::{
+    InFlight, Progress, ProgressMode, MAX_APPENDS_IN_FLIGHT, SNAPSHOT_PATIENCE_HEARTBEATS,
+};
 pub use types::{LogIndex, NodeId, Term};
 
 /// The `bytes` crate, re-exported for payloads.

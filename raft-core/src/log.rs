@@ -16,6 +16,10 @@ pub struct RaftLog {
     snapshot_index: LogIndex,
     snapshot_term: Term,
     entries: VecDeque<Entry>,
+    /// For each held entry, the record bytes ([`entry_record_len`]) of every entry
+    /// pushed so far up to and including it: a running sum, so that the bytes of any
+    /// range are one subtraction and a message's budget is a binary search.
+    record_ends: VecDeque<u64>,
     entries_encoded_len: usize,
     committed: LogIndex,
     applied: LogIndex,
@@ -28,12 +32,20 @@ impl RaftLog {
         snapshot_term: Term,
         entries: VecDeque<Entry>,
     ) -> Self {
-        let entries_encoded_len = entries.iter().map(entry_record_len).sum();
+        let mut end = 0;
+        let record_ends = entries
+            .iter()
+            .map(|entry| {
+                end += entry_record_len(entry) as u64;
+                end
+            })
+            .collect();
         RaftLog {
             snapshot_index,
             snapshot_term,
             entries,
-            entries_encoded_len,
+            record_ends,
+            entries_encoded_len: usize::try_from(end).unwrap_or(usize::MAX),
             committed: snapshot_index,
             applied: snapshot_index,
         }
@@ -139,18 +151,40 @@ impl RaftLog {
         let Some(start) = self.position(from) else {
             return Vec::new();
         };
-        let mut budget = max_bytes;
-        let mut count = 0;
-        for entry in self.entries.range(start..) {
-            let size = entry_record_len(entry);
-            if count > 0 && size > budget {
-                break;
-            }
-            budget = budget.saturating_sub(size);
-            count += 1;
-        }
+        let limit = self.record_base(start).saturating_add(max_bytes as u64);
+        let count = self.count_within(start, limit).max(1);
         // Counted first, so the message's entries are allocated once.
         self.entries.range(start..start + count).cloned().collect()
+    }
+
+    /// How many entries from `position` on end at or below the running sum `limit`.
+    /// The running sums grow, so this is a search: galloping from `position` (cheap and
+    /// cache-friendly for the short ranges a send usually takes), then bisecting.
+    fn count_within(&self, position: usize, limit: u64) -> usize {
+        let fits = |count: usize| self.record_ends[position + count - 1] <= limit;
+        let held = self.record_ends.len() - position;
+        // Invariant: `low` entries fit; more than `high` do not.
+        let (mut low, mut high) = (0, held);
+        let mut step = 1;
+        while step <= held && fits(step) {
+            low = step;
+            step *= 2;
+        }
+        high = high.min(step.saturating_sub(1));
+        while low < high {
+            let mid = low + (high - low).div_ceil(2);
+            if fits(mid) {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        low
+    }
+
+    /// The running sum of record bytes just before the entry at `position` (held).
+    fn record_base(&self, position: usize) -> u64 {
+        self.record_ends[position] - entry_record_len(&self.entries[position]) as u64
     }
 
     /// The committed entries not yet applied, in order, marking them applied as of this
@@ -172,7 +206,10 @@ impl RaftLog {
     pub fn push(&mut self, entry: Entry) {
         debug_assert_eq!(entry.index(), self.last_index().next());
         debug_assert!(entry.term() >= self.last_term());
-        self.entries_encoded_len += entry_record_len(&entry);
+        let len = entry_record_len(&entry);
+        self.entries_encoded_len += len;
+        let end = self.record_ends.back().copied().unwrap_or(0) + len as u64;
+        self.record_ends.push_back(end);
         self.entries.push_back(entry);
     }
 
@@ -181,6 +218,7 @@ impl RaftLog {
         debug_assert!(index > self.committed, "truncating committed entries");
         while self.entries.back().is_some_and(|e| e.index() >= index) {
             if let Some(entry) = self.entries.pop_back() {
+                self.record_ends.pop_back();
                 self.entries_encoded_len -= entry_record_len(&entry);
             }
         }
@@ -204,11 +242,13 @@ impl RaftLog {
         if self.term_at(index) == Some(term) {
             while self.entries.front().is_some_and(|e| e.index() <= index) {
                 if let Some(entry) = self.entries.pop_front() {
+                    self.record_ends.pop_front();
                     self.entries_encoded_len -= entry_record_len(&entry);
                 }
             }
         } else {
             self.entries.clear();
+            self.record_ends.clear();
             self.entries_encoded_len = 0;
         }
         self.snapshot_index = index;
@@ -247,5 +287,59 @@ impl RaftLog {
             return Err("log terms decrease at the tail".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// The count the budget rule gives, entry by entry: at least one, then while the
+    /// records fit.
+    fn naive_count(log: &RaftLog, from: LogIndex, max_bytes: usize) -> usize {
+        let Some(start) = log.position(from) else {
+            return 0;
+        };
+        let mut budget = max_bytes;
+        let mut count = 0;
+        for entry in log.entries.range(start..) {
+            let size = entry_record_len(entry);
+            if count > 0 && size > budget {
+                break;
+            }
+            budget = budget.saturating_sub(size);
+            count += 1;
+        }
+        count
+    }
+
+    #[test]
+    fn entries_from_takes_what_the_budget_holds_after_truncation_and_compaction() {
+        let mut log = RaftLog::default();
+        for i in 1..=300u64 {
+            let data = Bytes::from(vec![0; (i * 7 % 50) as usize]);
+            log.push(Entry::new(LogIndex(i), Term(1 + i / 100), data));
+        }
+        log.truncate_from(LogIndex(251));
+        log.commit_to(LogIndex(40));
+        log.compact_to(LogIndex(30), Term(1));
+        for i in 251..=280u64 {
+            log.push(Entry::new(LogIndex(i), Term(3), Bytes::from(vec![1; 9])));
+        }
+        let total: usize = log.entries.iter().map(entry_record_len).sum();
+        assert_eq!(log.entries_encoded_len(), total);
+        let held = log.record_ends.back().map(|end| end - log.record_base(0));
+        assert_eq!(held, Some(total as u64));
+        for from in [31, 32, 100, 250, 251, 280] {
+            for max_bytes in [0, 1, 10, 57, 200, 1_000, 100_000] {
+                let from = LogIndex(from);
+                let expected = naive_count(&log, from, max_bytes);
+                let entries = log.entries_from(from, max_bytes);
+                assert_eq!(entries.len(), expected, "from {from} budget {max_bytes}");
+                assert_eq!(entries.first().map(Entry::index), Some(from));
+            }
+        }
+        assert!(log.entries_from(LogIndex(281), 100).is_empty());
     }
 }

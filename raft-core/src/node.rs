@@ -174,6 +174,16 @@ impl Node {
     /// malformed one). A request/response runtime (gRPC, labrpc) may therefore carry out
     /// the actions in order and return that reply as the call's response.
     pub fn step(&mut self, input: Input) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.step_into(input, &mut actions);
+        actions
+    }
+
+    /// [`Node::step`] appending the actions to `actions` instead of returning a fresh
+    /// `Vec`: a driver that clears and reuses one buffer allocates nothing per step.
+    pub fn step_into(&mut self, input: Input, actions: &mut Vec<Action>) {
+        // The step pushes onto the caller's buffer (and its capacity) directly.
+        self.actions = std::mem::take(actions);
         #[cfg(debug_assertions)]
         let before = (self.term, self.log.committed(), self.log.applied());
         match input {
@@ -197,7 +207,7 @@ impl Node {
                 panic!("raft invariant broken on {}: {violation}", self.config.id());
             }
         }
-        std::mem::take(&mut self.actions)
+        *actions = std::mem::take(&mut self.actions);
     }
 
     fn tick(&mut self) {

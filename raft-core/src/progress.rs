@@ -2,7 +2,9 @@
 //!
 //! `Probe`: the leader does not know where the follower's log matches; it sends one
 //! AppendEntries and waits for the answer (or the next heartbeat) before sending another.
-//! `Replicate`: the follower matched; new entries are streamed as they are proposed.
+//! `Replicate`: the follower matched; new entries are streamed as they are proposed,
+//! up to [`MAX_APPENDS_IN_FLIGHT`] unanswered AppendEntries; beyond that they wait and
+//! go out merged with the next answer (see [`Progress::may_stream`]).
 //! `Snapshot`: the leader sends its snapshot in chunks, one in flight; appends wait until
 //! the follower holds the snapshot (its complete answer, or a heartbeat probe showing it
 //! was installed). A chunk whose answer has not come within
@@ -16,6 +18,13 @@ use crate::types::LogIndex;
 /// cheaply, whether the snapshot is installed. A chunk fits in one message, so a slow
 /// answer costs at most one message's worth of bytes per patience period.
 pub const SNAPSHOT_PATIENCE_HEARTBEATS: u32 = 2;
+
+/// AppendEntries carrying entries a leader keeps unanswered per follower in Replicate
+/// mode. Light load streams each proposal at once; a leader fed proposals faster than
+/// its followers answer sends at most this many messages per follower and round trip,
+/// whatever the number of proposals, and at most this many messages' worth of bytes
+/// stream to a follower that went silent.
+pub const MAX_APPENDS_IN_FLIGHT: usize = 4;
 
 /// How the leader is currently talking to a follower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +60,50 @@ pub struct Progress {
     pub mode: ProgressMode,
     /// Whether the follower answered anything since the last heartbeat.
     pub recently_active: bool,
+    /// The AppendEntries with entries sent in Replicate mode and not yet acknowledged.
+    pub in_flight: InFlight,
+}
+
+/// The last indexes of the unanswered AppendEntries of a follower in Replicate mode,
+/// oldest first (they grow: each message starts where the previous one ended).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InFlight {
+    last: [LogIndex; MAX_APPENDS_IN_FLIGHT],
+    len: usize,
+}
+
+impl InFlight {
+    /// How many are unanswered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Records a message whose last entry is `last`; no-op when full (the caller checks).
+    fn push(&mut self, last: LogIndex) {
+        if let Some(slot) = self.last.get_mut(self.len) {
+            *slot = last;
+            self.len += 1;
+        }
+    }
+
+    /// Forgets every message whose entries the follower holds, now matching up to `index`.
+    fn free_to(&mut self, index: LogIndex) {
+        let answered = self.last[..self.len]
+            .iter()
+            .take_while(|&&last| last <= index)
+            .count();
+        self.last.copy_within(answered..self.len, 0);
+        self.len -= answered;
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
 }
 
 impl Progress {
@@ -62,7 +115,17 @@ impl Progress {
             next_index: leader_last_index.next(),
             mode: ProgressMode::Probe { paused: false },
             recently_active: false,
+            in_flight: InFlight::default(),
         }
+    }
+
+    /// Whether new entries go out now to a follower in Replicate mode: while fewer
+    /// than [`MAX_APPENDS_IN_FLIGHT`] AppendEntries are unanswered (a lone proposal is
+    /// never delayed). Otherwise they wait, merging with what comes after them, until an
+    /// answer frees a place: a leader fed one proposal at a time sends at most that many
+    /// AppendEntries per follower and round trip, not one per proposal.
+    pub fn may_stream(&self) -> bool {
+        self.in_flight.len() < MAX_APPENDS_IN_FLIGHT
     }
 
     /// Whether the leader may send an AppendEntries now.
@@ -76,7 +139,12 @@ impl Progress {
     /// Records that entries up to `last_sent` were sent.
     pub fn on_sent(&mut self, last_sent: LogIndex) {
         match self.mode {
-            ProgressMode::Replicate => self.next_index = self.next_index.max(last_sent.next()),
+            ProgressMode::Replicate => {
+                if last_sent >= self.next_index {
+                    self.in_flight.push(last_sent);
+                }
+                self.next_index = self.next_index.max(last_sent.next());
+            }
             ProgressMode::Probe { .. } => self.mode = ProgressMode::Probe { paused: true },
             ProgressMode::Snapshot { .. } => {}
         }
@@ -85,6 +153,7 @@ impl Progress {
     /// Records that the chunk at `offset` of the snapshot ending at `index`, `length`
     /// bytes long, was sent (and is now the one in flight).
     pub fn on_chunk_sent(&mut self, index: LogIndex, length: u64, offset: u64) {
+        self.in_flight.clear();
         self.mode = ProgressMode::Snapshot {
             index,
             length,
@@ -138,6 +207,7 @@ impl Progress {
         }
         self.match_index = index;
         self.next_index = self.next_index.max(index.next());
+        self.in_flight.free_to(index);
         match self.mode {
             ProgressMode::Snapshot { index: sent, .. } if self.match_index < sent => {}
             _ => self.mode = ProgressMode::Replicate,
@@ -168,6 +238,7 @@ impl Progress {
             rejected_index.max(self.match_index.next()),
         );
         self.mode = ProgressMode::Probe { paused: false };
+        self.in_flight.clear();
         true
     }
 
@@ -282,6 +353,35 @@ mod tests {
         );
         assert!(p.on_match(LogIndex(9)), "installed");
         assert_eq!(p.mode, ProgressMode::Replicate);
+    }
+
+    #[test]
+    fn unanswered_appends_merge_what_waits_and_free_on_match() {
+        let mut p = Progress::new(LogIndex(3));
+        assert!(p.on_match(LogIndex(3)));
+        for last in 4..4 + MAX_APPENDS_IN_FLIGHT as u64 {
+            assert!(p.may_stream(), "below the cap: send at once");
+            p.on_sent(LogIndex(last));
+        }
+        assert_eq!(p.in_flight.len(), MAX_APPENDS_IN_FLIGHT);
+        assert!(
+            !p.may_stream(),
+            "at the cap: wait and merge with what comes next"
+        );
+        p.on_sent(LogIndex(7));
+        assert_eq!(
+            p.in_flight.len(),
+            MAX_APPENDS_IN_FLIGHT,
+            "an empty append is not counted"
+        );
+        assert!(p.on_match(LogIndex(5)));
+        assert_eq!(
+            p.in_flight.len(),
+            MAX_APPENDS_IN_FLIGHT - 2,
+            "the answers up to 5 are in"
+        );
+        assert!(p.on_reject(LogIndex(7), LogIndex(6)));
+        assert!(p.in_flight.is_empty(), "a probe starts over");
     }
 
     #[test]

@@ -153,14 +153,16 @@ impl Node {
             self.send_snapshot(peer);
             return;
         }
+        if progress.mode == ProgressMode::Replicate && !progress.may_stream() {
+            // Merged into the message the next answer lets out.
+            return;
+        }
+        let budget = append_entries_budget(self.config.max_message_bytes());
         let prev = progress.next_index.prev();
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
         };
-        let entries = self.log.entries_from(
-            progress.next_index,
-            append_entries_budget(self.config.max_message_bytes()),
-        );
+        let entries = self.log.entries_from(progress.next_index, budget);
         if entries.is_empty() && !allow_empty {
             return;
         }

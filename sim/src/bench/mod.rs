@@ -2,7 +2,9 @@
 //!
 //! The nodes run in one thread without faults ([`cluster`]). Node 1 is ticked until it
 //! leads; after that nothing ticks while proposals come in. Each round the leader gets
-//! `--batch` proposals as one `Input::ProposeBatch`, and the run ends once every node's
+//! `--batch` proposals as one `Input::ProposeBatch` (with `--one-by-one`, as that many
+//! `Input::Propose` in a row; with `--latency`, one `Input::Propose` once the previous
+//! one committed on the leader, for the time per entry), and the run ends once every node's
 //! service has applied every entry, checked in order. Followers learn a commit index
 //! from the next AppendEntries, so once the last batch is in and the cluster is quiet,
 //! the leader alone is ticked until its heartbeat carries the final commit index. Wall
@@ -18,7 +20,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use cluster::Cluster;
-pub use cluster::Counters;
+pub use cluster::{Counters, Feed};
 
 /// Ticks node 1 may take to win its first election.
 const MAX_ELECTION_TICKS: u32 = 10_000;
@@ -42,6 +44,13 @@ pub struct BenchArgs {
     /// Proposals the leader gets per round (one ProposeBatch).
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+    /// Give the leader each round's proposals as one `Input::Propose` each, in a row.
+    #[arg(long, conflicts_with = "latency")]
+    pub one_by_one: bool,
+    /// Batch-1 latency: propose one entry, wait until the leader commits it, propose
+    /// the next (`--batch` is ignored).
+    #[arg(long)]
+    pub latency: bool,
     /// Snapshot every 10,000 applied entries, so that memory stays bounded.
     #[arg(long)]
     pub compact: bool,
@@ -98,6 +107,11 @@ impl BenchReport {
         self.wall_s * 1e6 / self.args.entries as f64
     }
 
+    /// Messages routed per committed entry.
+    pub fn messages_per_entry(&self) -> f64 {
+        self.counters.messages as f64 / self.args.entries as f64
+    }
+
     /// Bytes each node persisted per committed entry.
     pub fn persisted_bytes_per_entry(&self) -> f64 {
         self.counters.persisted_bytes as f64 / (self.args.entries * self.args.nodes as u64) as f64
@@ -136,7 +150,12 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, String> {
     let leader = cluster.elect_first(MAX_ELECTION_TICKS)?;
     #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
     let wall_started = std::time::Instant::now();
-    cluster.replicate(leader, args.entries, args.batch, MAX_IDLE_ROUNDS)?;
+    cluster.replicate(
+        leader,
+        args.entries,
+        (args.batch, feed(args)),
+        MAX_IDLE_ROUNDS,
+    )?;
     let wall_s = wall_started.elapsed().as_secs_f64();
     Ok(BenchReport {
         args: args.clone(),
@@ -144,6 +163,23 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, String> {
         counters: cluster.counters.clone(),
         peak_rss_mib: peak_rss_mib(),
     })
+}
+
+/// How the bench feeds the leader, from the flags.
+pub fn feed(args: &BenchArgs) -> Feed {
+    match (args.one_by_one, args.latency) {
+        (_, true) => Feed::Latency,
+        (true, false) => Feed::OneByOne,
+        (false, false) => Feed::Batched,
+    }
+}
+
+fn feed_name(feed: Feed) -> &'static str {
+    match feed {
+        Feed::Batched => "batched",
+        Feed::OneByOne => "one-by-one",
+        Feed::Latency => "latency",
+    }
 }
 
 /// The peak resident set (VmHWM) of this process in MiB; Linux only, `None` elsewhere.
@@ -168,11 +204,13 @@ pub fn json(report: &BenchReport) -> String {
         "entries": args.entries,
         "payload": args.payload,
         "batch": args.batch,
+        "feed": feed_name(feed(args)),
         "compact": args.compact,
         "entries_per_s": report.entries_per_s().round(),
         "wall_s": round_to(report.wall_s, 6),
         "us_per_entry": round_to(report.us_per_entry(), 4),
         "messages": counters.messages,
+        "messages_per_entry": round_to(report.messages_per_entry(), 4),
         "bytes": counters.bytes,
         "persisted_bytes": counters.persisted_bytes,
         "persisted_bytes_per_entry": round_to(report.persisted_bytes_per_entry(), 2),
@@ -188,17 +226,22 @@ fn print_text(report: &BenchReport) {
     let args = &report.args;
     let counters = &report.counters;
     println!(
-        "bench: {} nodes, {} entries of {} bytes, batch {}, compaction {}",
+        "bench: {} nodes, {} entries of {} bytes, batch {} ({}), compaction {}",
         args.nodes,
         args.entries,
         args.payload,
         args.batch,
+        feed_name(feed(args)),
         if args.compact { "on" } else { "off" }
     );
     println!("  entries/s                {:.0}", report.entries_per_s());
     println!("  wall                     {:.3} s", report.wall_s);
     println!("  per entry                {:.3} us", report.us_per_entry());
-    println!("  messages routed          {}", counters.messages);
+    println!(
+        "  messages routed          {} ({:.4} per entry)",
+        counters.messages,
+        report.messages_per_entry()
+    );
     println!("  bytes routed             {}", counters.bytes);
     println!(
         "  persisted per entry      {:.1} bytes per node (payload {} + {:.1})",
