@@ -47,7 +47,7 @@ pub struct Config {
     seed: u64,
     pre_vote: bool,
     #[cfg(feature = "test-hooks")]
-    figure8_bug: bool,
+    bugs: crate::bugs::BugSet,
 }
 
 /// The builder for [`Config`]; defaults suit 10 ms ticks: elections after 300–600 ms,
@@ -99,14 +99,13 @@ impl ConfigBuilder {
         self
     }
 
-    /// TEST ONLY: reintroduces the bug of Figure 8 of the Raft paper. The leader then
-    /// commits an entry of an earlier term as soon as a majority holds it, which lets a
-    /// later leader overwrite a committed entry. Exists only with the `test-hooks`
-    /// feature, so that the fuzzer can be shown to find and shrink it.
+    /// TEST ONLY: plants the classic mistakes in `bugs` (see [`crate::Bug`]), e.g. the
+    /// bug of Figure 8 of the Raft paper. Exists only with the `test-hooks` feature, so
+    /// that the simulator can be shown to find and shrink each of them.
     #[cfg(feature = "test-hooks")]
     #[must_use]
-    pub fn figure8_bug(mut self, enabled: bool) -> Self {
-        self.0.figure8_bug = enabled;
+    pub fn bugs(mut self, bugs: crate::bugs::BugSet) -> Self {
+        self.0.bugs = bugs;
         self
     }
 
@@ -156,7 +155,7 @@ impl Config {
             seed: default_seed(id),
             pre_vote: false,
             #[cfg(feature = "test-hooks")]
-            figure8_bug: false,
+            bugs: crate::bugs::BugSet::NONE,
         })
     }
 
@@ -211,13 +210,16 @@ impl Config {
         self.pre_vote
     }
 
-    /// Whether the test-only Figure 8 bug is switched on (always false without the
-    /// `test-hooks` feature).
-    pub(crate) fn figure8_bug(&self) -> bool {
-        #[cfg(feature = "test-hooks")]
-        return self.figure8_bug;
-        #[cfg(not(feature = "test-hooks"))]
-        false
+    /// TEST ONLY: the planted bugs.
+    #[cfg(feature = "test-hooks")]
+    pub fn planted_bugs(&self) -> crate::bugs::BugSet {
+        self.bugs
+    }
+
+    /// TEST ONLY: whether `bug` is planted (read through `planted!`).
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn has_bug(&self, bug: crate::bugs::Bug) -> bool {
+        self.bugs.contains(bug)
     }
 }
 

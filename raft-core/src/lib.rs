@@ -67,7 +67,24 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// Whether the test-only bug `$bug` is planted in `$config`: always `false` without the
+/// `test-hooks` feature, where the [`Bug`] type does not even exist.
+macro_rules! planted {
+    ($config:expr, $bug:ident) => {{
+        #[cfg(feature = "test-hooks")]
+        let planted = $config.has_bug($crate::bugs::Bug::$bug);
+        #[cfg(not(feature = "test-hooks"))]
+        let planted = {
+            let _ = &$config;
+            false
+        };
+        planted
+    }};
+}
+
 mod action;
+#[cfg(feature = "test-hooks")]
+mod bugs;
 mod config;
 mod election;
 mod log;
@@ -81,6 +98,8 @@ mod snapshot;
 mod types;
 
 pub use action::{Action, Apply, Input, ProposeError, Proposed, SnapshotError};
+#[cfg(feature = "test-hooks")]
+pub use bugs::{Bug, BugSet};
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use message::{
     AppendEntries, AppendEntriesReply, Body, DecodeError, Entry, InstallSnapshot,

@@ -213,7 +213,13 @@ impl Node {
         if term > self.term && moves_term(&body) {
             let leader =
                 matches!(body, Body::AppendEntries(_) | Body::InstallSnapshot(_)).then_some(from);
-            self.become_follower(term, leader);
+            if self.is_leader() && is_reply(&body) && planted!(self.config, StepDownKeepsLeading) {
+                // Adopts the term but keeps leading, with its old self-vote.
+                self.term = term;
+                self.persist_hard_state();
+            } else {
+                self.become_follower(term, leader);
+            }
         }
         if term < self.term {
             self.answer_stale(from, &body);
@@ -423,6 +429,15 @@ impl Node {
         }
     }
 
+    /// A leader's replication progress of follower `peer` (`None` unless this node
+    /// leads and `peer` is one of its followers).
+    pub fn progress(&self, peer: NodeId) -> Option<&Progress> {
+        match &self.role {
+            Role::Leader(leader) => leader.progress.get(&peer),
+            Role::Follower(_) | Role::Candidate(_) => None,
+        }
+    }
+
     /// The commit index.
     pub fn commit_index(&self) -> LogIndex {
         self.log.committed()
@@ -479,4 +494,12 @@ fn moves_term(body: &Body) -> bool {
         Body::RequestVoteReply(reply) => !(reply.pre_vote && reply.granted),
         _ => true,
     }
+}
+
+/// Whether a body is a reply (read by the test-only `StepDownKeepsLeading` bug).
+fn is_reply(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::RequestVoteReply(_) | Body::AppendEntriesReply(_) | Body::InstallSnapshotReply(_)
+    )
 }

@@ -15,6 +15,15 @@ pub fn majority_index(match_indexes: &[LogIndex]) -> LogIndex {
 /// [`majority_index`] of indexes given one by one (the leader's hot path: no allocation
 /// for clusters of up to 16 voters).
 pub(crate) fn majority_of(match_indexes: impl IntoIterator<Item = LogIndex>) -> LogIndex {
+    held_by(match_indexes, |voters| voters / 2 + 1)
+}
+
+/// The largest index that at least `quorum(n)` of the `n` given match indexes hold
+/// (0 if there are none, or if the quorum is 0 or more than `n`).
+pub(crate) fn held_by(
+    match_indexes: impl IntoIterator<Item = LogIndex>,
+    quorum: impl Fn(usize) -> usize,
+) -> LogIndex {
     let mut small = [LogIndex::ZERO; SMALL_CLUSTER];
     let mut large = Vec::new();
     let mut count = 0;
@@ -35,12 +44,13 @@ pub(crate) fn majority_of(match_indexes: impl IntoIterator<Item = LogIndex>) -> 
     } else {
         &mut large[..]
     };
-    if scratch.is_empty() {
+    let needed = quorum(count);
+    if needed == 0 || needed > count {
         return LogIndex::ZERO;
     }
-    // Descending order: position n / 2 is the (n / 2 + 1)-th largest.
+    // Descending order: position k - 1 is the k-th largest.
     scratch.sort_unstable_by(|a, b| b.cmp(a));
-    scratch[count / 2]
+    scratch[needed - 1]
 }
 
 /// The outcome of an election so far.

@@ -43,7 +43,8 @@ impl Node {
     pub(crate) fn handle_install_snapshot(&mut self, from: NodeId, snapshot: InstallSnapshot) {
         let index = snapshot.last_included_index();
         let term = snapshot.last_included_term();
-        if index > self.log.committed() && index > LogIndex::ZERO && term <= self.term {
+        let newer = index > self.log.committed() || planted!(self.config, StaleSnapshotInstalled);
+        if newer && index > LogIndex::ZERO && term <= self.term {
             self.log.compact_to(index, term);
             self.snapshot_data = snapshot.data.clone();
             self.actions.push(Action::Persist(PersistAction::Snapshot {
