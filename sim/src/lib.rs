@@ -9,9 +9,13 @@
 
 pub mod applier;
 pub mod bench;
+pub mod checkers;
 pub mod cli;
+pub mod crash;
 pub mod executor;
 pub mod fuzz;
+pub mod hunt;
+pub mod limits;
 pub mod network;
 pub mod rng;
 pub mod runner;
@@ -21,5 +25,5 @@ pub mod tester;
 pub mod trace;
 pub mod world;
 
-pub use runner::{run, RunReport};
+pub use runner::{run, run_with, RunReport};
 pub use scenarios::{catalog, find, Part, Scenario};

@@ -47,6 +47,17 @@ pub struct RunReport {
 
 /// Runs `scenario` under `seed`, recording the trace lines if `record_trace`.
 pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
+    run_with(scenario, seed, record_trace, &RaftSetup::default())
+}
+
+/// [`run`] with the nodes set up as `setup` says (the catalog uses the default; test-hooks
+/// builds plant bugs this way).
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    record_trace: bool,
+    setup: &RaftSetup,
+) -> RunReport {
     let mut report = RunReport {
         id: scenario.id,
         part: scenario.part.to_string(),
@@ -66,7 +77,7 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
     for &servers in scenario.servers {
         let label = format!("{}-{servers}", scenario.id);
         let world_seed = Stream::new(seed, &label).next_u64();
-        let (result, world) = run_cluster(scenario, servers, world_seed, record_trace);
+        let (result, world) = run_cluster(scenario, servers, world_seed, record_trace, setup);
         hash = hash.rotate_left(17) ^ world.trace.hash();
         report.sim_ms += world.now();
         report.peers = report.peers.max(servers);
@@ -90,6 +101,7 @@ fn run_cluster(
     servers: usize,
     seed: u64,
     record_trace: bool,
+    setup: &RaftSetup,
 ) -> (TestResult, World) {
     let network = NetworkConfig {
         unreliable: scenario.unreliable,
@@ -98,7 +110,7 @@ fn run_cluster(
     let world = World::new(
         servers,
         seed,
-        RaftSetup::default(),
+        setup.clone(),
         network,
         scenario.snapshots,
         record_trace,

@@ -1,5 +1,6 @@
 //! The simulated cluster: servers (a node and its persister each), the event queue in
-//! simulated time, and the driver that carries out every action a node returns, in order.
+//! simulated time, and the driver that carries out every action a node returns, in order,
+//! with the checkers watching every step and every send, and the storm caps on every run.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -9,7 +10,12 @@ use bytes::Bytes;
 use raft_core::{Action, Apply, Config, Input, Message, Node, NodeId, PersistedState};
 
 use crate::applier::Applier;
-use crate::network::{Fate, Network, NetworkConfig};
+use crate::checkers::backup::BackupChecker;
+use crate::checkers::durable;
+use crate::checkers::timers::{BeforeStep, TimerChecker};
+use crate::crash::{CrashPoints, StepKind};
+use crate::limits::{Limits, Usage};
+use crate::network::{Carried, Fate, Network, NetworkConfig};
 use crate::rng::Stream;
 use crate::safety::SafetyChecker;
 use crate::trace::Trace;
@@ -28,9 +34,11 @@ pub struct RaftSetup {
     pub heartbeat_ticks: u32,
     /// Payload bytes per AppendEntries.
     pub max_message_bytes: usize,
-    /// TEST ONLY: the Figure 8 commit bug on every node.
+    /// Whether elections start with a pre-vote round (the catalog keeps it on).
+    pub pre_vote: bool,
+    /// TEST ONLY: the bugs planted in every node.
     #[cfg(feature = "test-hooks")]
-    pub figure8_bug: bool,
+    pub bugs: raft_core::BugSet,
 }
 
 impl Default for RaftSetup {
@@ -40,8 +48,9 @@ impl Default for RaftSetup {
             election_ticks: (30, 60),
             heartbeat_ticks: 10,
             max_message_bytes: 64 * 1024,
+            pre_vote: true,
             #[cfg(feature = "test-hooks")]
-            figure8_bug: false,
+            bugs: raft_core::BugSet::NONE,
         }
     }
 }
@@ -59,6 +68,10 @@ pub struct Stats {
     pub messages_sent: u64,
     /// The largest persisted raft state seen on any server.
     pub max_raft_state: usize,
+    /// Elections started (steps that sent real RequestVotes).
+    pub elections: u64,
+    /// Pre-vote rounds started.
+    pub pre_votes: u64,
 }
 
 #[derive(Debug)]
@@ -129,6 +142,13 @@ pub struct World {
     failure: Option<String>,
     /// Armed by `crash_mid_step`: (server, actions to carry out before it crashes).
     crash_after: Option<(usize, usize)>,
+    crash_points: CrashPoints,
+    timers: TimerChecker,
+    backup: BackupChecker,
+    /// The storm caps of this run.
+    pub limits: Limits,
+    /// What the run used of its caps.
+    pub usage: Usage,
 }
 
 impl World {
@@ -153,10 +173,12 @@ impl World {
                     persister: PersistedState::new(),
                 })
                 .collect(),
-            setup,
-            net: Network::new(servers, net, Stream::new(seed, "network")),
+            net: Network::new(servers, net, Stream::new(seed, "network"))
+                .with_fault_stream(Stream::new(seed, "network-faults")),
             applier: Applier::new(servers, snapshots),
             safety: SafetyChecker::new(servers),
+            timers: TimerChecker::new(servers, setup.election_ticks),
+            backup: BackupChecker::new(),
             stats: Stats {
                 rpcs_per_server: vec![0; servers],
                 ..Stats::default()
@@ -164,6 +186,10 @@ impl World {
             trace: Trace::new(record_trace),
             failure: None,
             crash_after: None,
+            crash_points: CrashPoints::new(Stream::new(seed, "crash-points")),
+            setup,
+            limits: Limits::default(),
+            usage: Usage::default(),
         }
     }
 
@@ -222,6 +248,10 @@ impl World {
             return false;
         };
         self.now = event.at;
+        if let Err(storm) = self.usage.on_event(self.now, &self.limits) {
+            self.fail(storm);
+            return true;
+        }
         match event.kind {
             EventKind::Tick {
                 server,
@@ -300,27 +330,69 @@ impl World {
         let now = self.now;
         let is_tick = matches!(input, Input::Tick);
         let described = self.trace.is_recording().then(|| describe_input(&input));
+        let before = BeforeStep::new(node, &input);
         let actions = node.step(input);
         if !(is_tick && actions.is_empty()) {
             if let Some(described) = described {
                 self.trace.line(|| format!("{now:>8} s{i} < {described}"));
             }
         }
-        let mut proposal = None;
-        let mut snapshot_request = None;
         let cut = match self.crash_after {
             Some((server, keep)) if server == i => {
                 self.crash_after = None;
                 Some(keep)
             }
-            _ => None,
+            _ => self.crash_points.draw(&actions),
         };
+        if !cut.is_some_and(|keep| keep < actions.len()) {
+            self.observe_timers(i, before, &actions);
+        }
+        let carried = self.carry_out(i, actions, cut);
+        if carried.crashed {
+            return carried.proposal;
+        }
+        let (proposal, snapshot_request) = (carried.proposal, carried.snapshot_request);
+        self.after_step(i);
+        if let Some((index, data)) = snapshot_request {
+            self.step(
+                i,
+                Input::Snapshot {
+                    index: raft_core::LogIndex(index),
+                    data,
+                },
+            );
+        }
+        proposal
+    }
+
+    /// Counts the elections a step started and checks the election timer rule.
+    fn observe_timers(&mut self, i: usize, before: BeforeStep, actions: &[Action]) {
+        self.stats.elections += u64::from(StepKind::Campaign.matches(actions));
+        self.stats.pre_votes += u64::from(StepKind::PreVote.matches(actions));
+        let Some(node) = self.servers[i].node.as_ref() else {
+            return;
+        };
+        if let Err(e) = self.timers.observe(i, before, actions, node) {
+            self.fail(e);
+        }
+    }
+
+    /// Carries out a step's actions in order, crashing the server after the first `cut`
+    /// of them if asked.
+    fn carry_out(&mut self, i: usize, actions: Vec<Action>, cut: Option<usize>) -> CarriedOut {
+        let now = self.now;
+        let mut proposal = None;
+        let mut snapshot_request = None;
         for (position, action) in actions.into_iter().enumerate() {
             if cut == Some(position) {
                 self.trace
                     .line(|| format!("{now:>8} s{i} crash after {position} actions"));
                 self.crash(i);
-                return proposal;
+                return CarriedOut {
+                    proposal,
+                    snapshot_request: None,
+                    crashed: true,
+                };
             }
             self.trace.line(|| format!("{now:>8} s{i} > {action}"));
             match action {
@@ -353,17 +425,11 @@ impl World {
                 Action::Snapshot(outcome) => self.trace.mix(&[5, u64::from(outcome.is_ok())]),
             }
         }
-        self.after_step(i);
-        if let Some((index, data)) = snapshot_request {
-            self.step(
-                i,
-                Input::Snapshot {
-                    index: raft_core::LogIndex(index),
-                    data,
-                },
-            );
+        CarriedOut {
+            proposal,
+            snapshot_request,
+            crashed: false,
         }
-        proposal
     }
 
     fn after_step(&mut self, i: usize) {
@@ -384,10 +450,24 @@ impl World {
         }
     }
 
+    /// Carries out one Send of server `from`: checks that what it claims is durable,
+    /// counts it against the caps, and hands it to the network.
     fn send(&mut self, from: usize, message: &Message) {
+        let server = &self.servers[from];
+        if let Err(e) = durable::check_send(from, &server.persister, server.node.as_ref(), message)
+        {
+            self.fail(e);
+        }
         let bytes = message.to_bytes();
         self.trace.mix_bytes(&bytes);
         self.stats.messages_sent += 1;
+        let total = self.stats.messages_sent;
+        if let Err(storm) = self
+            .usage
+            .on_message(self.now, bytes.len(), total, &self.limits)
+        {
+            self.fail(storm);
+        }
         let is_reply = message.is_reply();
         if !is_reply {
             self.stats.bytes += bytes.len() as u64;
@@ -395,20 +475,55 @@ impl World {
         let Some(to) = server_index(message.to(), self.servers.len()) else {
             return;
         };
+        let (sender, receiver) = (&self.servers[from].node, &self.servers[to].node);
+        let watched = self
+            .backup
+            .on_send((from, to), message, sender.as_ref(), receiver.as_ref());
+        if let Err(e) = watched {
+            self.fail(e);
+        }
+        let sent = Carried {
+            from,
+            to,
+            is_reply,
+            bytes,
+        };
+        if let Some((old, delay)) = self.net.replay(&sent) {
+            self.schedule_delivery(old, delay);
+        }
         if !self.net.link_up(from, to) {
             return;
         }
         if let Fate::Deliver(delay) = self.net.fate(is_reply) {
-            let kind = EventKind::Deliver {
-                from,
-                from_incarnation: self.servers[from].incarnation,
-                to,
-                to_incarnation: self.servers[to].incarnation,
-                is_reply,
-                bytes,
-            };
-            self.push(self.now + delay, kind);
+            let delay = delay + self.net.hold(is_reply);
+            if let Some(copy_delay) = self.net.duplicate() {
+                self.schedule_delivery(sent.clone(), copy_delay);
+            }
+            self.schedule_delivery(sent, delay);
         }
+    }
+
+    /// Puts a message on the wire between the current incarnations of its ends, to
+    /// arrive after `delay` ms (if the link is up now).
+    fn schedule_delivery(&mut self, carried: Carried, delay: Millis) {
+        let Carried {
+            from,
+            to,
+            is_reply,
+            bytes,
+        } = carried;
+        if !self.net.link_up(from, to) {
+            return;
+        }
+        let kind = EventKind::Deliver {
+            from,
+            from_incarnation: self.servers[from].incarnation,
+            to,
+            to_incarnation: self.servers[to].incarnation,
+            is_reply,
+            bytes,
+        };
+        self.push(self.now + delay, kind);
     }
 
     /// The lab's crash1: disconnect, drop the node (volatile state lost), keep the persister.
@@ -437,10 +552,10 @@ impl World {
             .election_timeout_ticks(self.setup.election_ticks.0, self.setup.election_ticks.1)
             .heartbeat_interval_ticks(self.setup.heartbeat_ticks)
             .max_message_bytes(self.setup.max_message_bytes)
-            .pre_vote(true)
+            .pre_vote(self.setup.pre_vote)
             .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
         #[cfg(feature = "test-hooks")]
-        let config = config.figure8_bug(self.setup.figure8_bug);
+        let config = config.bugs(self.setup.bugs);
         let config = config.build();
         let config = match config {
             Ok(config) => config,
@@ -463,6 +578,7 @@ impl World {
             self.fail(e);
         }
         self.safety.on_restart(i, &node);
+        self.timers.on_restart(i);
         self.servers[i].node = Some(node);
         self.stats.rpcs_per_server[i] = 0;
         let now = self.now;
@@ -485,9 +601,26 @@ impl World {
         self.crash_after = Some((i, keep));
     }
 
-    /// Disarms a pending `crash_mid_step`.
+    /// Disarms a pending `crash_mid_step` and any crash points.
     pub fn disarm_crash_mid_step(&mut self) {
         self.crash_after = None;
+        self.crash_points.disarm();
+    }
+
+    /// From now on, every step of `kind` (on any server) crashes with chance
+    /// `per_mille` / 1000, after a prefix of its actions drawn uniformly (0 disarms).
+    pub fn set_crash_points(&mut self, kind: StepKind, per_mille: u64) {
+        self.crash_points.arm(kind, per_mille);
+    }
+
+    /// The setup the nodes run with.
+    pub fn setup(&self) -> &RaftSetup {
+        &self.setup
+    }
+
+    /// Leaders elected so far (distinct terms with a leader).
+    pub fn leaders_elected(&self) -> usize {
+        self.safety.leaders_elected()
     }
 
     /// Runs every event due at or before `until`, then moves the clock to `until`.
@@ -511,6 +644,16 @@ impl World {
             Err(_) => None,
         }
     }
+}
+
+/// What carrying out one step's actions gave.
+struct CarriedOut {
+    /// The answer to a proposal, if the step had one.
+    proposal: Option<Result<raft_core::Proposed, raft_core::ProposeError>>,
+    /// The tester snapshot (index, bytes) the applies call for.
+    snapshot_request: Option<(u64, Bytes)>,
+    /// Whether the server crashed part-way.
+    crashed: bool,
 }
 
 fn server_index(id: NodeId, servers: usize) -> Option<usize> {

@@ -9,6 +9,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
+use raft_core::{Bug, BugSet};
 use sim::fuzz::{minimize, render, render_lines, run_schedule, run_swarm, ScheduleSpec, Step};
 
 fn step() -> impl Strategy<Value = Step> {
@@ -78,7 +79,9 @@ fn spec(schedule: &Schedule, steps: &[Step], figure8_bug: bool) -> ScheduleSpec 
     let (servers, seed, survives, _) = schedule;
     let mut spec = ScheduleSpec::new(*servers, *seed, steps.to_vec());
     spec.survives_sender_crash_per_mille = *survives;
-    spec.figure8_bug = figure8_bug;
+    if figure8_bug {
+        spec.setup.bugs = BugSet::of(Bug::Figure8Commit);
+    }
     spec
 }
 
@@ -98,7 +101,11 @@ fn explain(schedule: &Schedule, figure8_bug: bool) -> (Vec<Step>, String) {
     let steps = minimize(schedule.3.clone(), fails);
     let report = run_schedule(&spec(schedule, &steps, figure8_bug), false);
     let (servers, seed, survives, _) = schedule;
-    let bug_flag = if figure8_bug { " --figure8-bug" } else { "" };
+    let bug_flag = if figure8_bug {
+        " --bug figure8-commit"
+    } else {
+        ""
+    };
     let text = format!(
         "{}\nschedule on {servers} servers, seed {seed}, in-flight messages survive a crash {survives}‰:\n{}replay: cargo run --release{} -- schedule --servers {servers} --seed {seed} --survives-crash {survives}{bug_flag} \"{}\"",
         report.error_line().unwrap_or_default(),

@@ -27,9 +27,9 @@ pub struct ScheduleSpec {
     pub survives_sender_crash_per_mille: u64,
     /// The safety phase.
     pub steps: Vec<Step>,
-    /// TEST ONLY: run every node with the Figure 8 commit bug.
-    #[cfg(feature = "test-hooks")]
-    pub figure8_bug: bool,
+    /// How the nodes are set up: timeouts, message size, pre-vote (and, in test-hooks
+    /// builds, the planted bugs).
+    pub setup: RaftSetup,
 }
 
 impl ScheduleSpec {
@@ -42,8 +42,7 @@ impl ScheduleSpec {
             network: NetworkConfig::default(),
             survives_sender_crash_per_mille: 500,
             steps,
-            #[cfg(feature = "test-hooks")]
-            figure8_bug: false,
+            setup: RaftSetup::default(),
         }
     }
 }
@@ -111,12 +110,7 @@ pub fn run_schedule(spec: &ScheduleSpec, record_trace: bool) -> ScheduleReport {
 fn build_world(spec: &ScheduleSpec, record_trace: bool) -> World {
     let mut network = spec.network.clone();
     network.survives_sender_crash_per_mille = spec.survives_sender_crash_per_mille;
-    #[allow(unused_mut)]
-    let mut setup = RaftSetup::default();
-    #[cfg(feature = "test-hooks")]
-    {
-        setup.figure8_bug = spec.figure8_bug;
-    }
+    let setup = spec.setup.clone();
     let mut world = World::new(spec.servers, spec.seed, setup, network, true, record_trace);
     world.applier = Applier::new(spec.servers, true).with_snapshot_interval(spec.snapshot_interval);
     for i in 0..spec.servers {
@@ -216,6 +210,19 @@ impl Driver<'_> {
                 config.reply_loss_per_mille = u64::from(loss_per_mille);
                 config.short_delay_ms = u64::from(delay_ms) + 1;
                 config.long_reordering = reorder;
+            }
+            Step::Faults {
+                hold_per_mille,
+                duplicate_per_mille,
+                replay_per_mille,
+            } => {
+                let config = &mut self.world.net.config;
+                config.request_hold_per_mille = u64::from(hold_per_mille);
+                config.duplicate_per_mille = u64::from(duplicate_per_mille);
+                config.replay_per_mille = u64::from(replay_per_mille);
+            }
+            Step::CrashPoints { kind, per_mille } => {
+                self.world.set_crash_points(kind, u64::from(per_mille));
             }
             Step::Snapshot(i) => {
                 if let Some((index, data)) = self.world.applier.snapshot_now(i % n) {

@@ -9,4 +9,4 @@ pub mod swarm;
 pub use exec::{run_schedule, Phase, ScheduleReport, ScheduleSpec, LIVENESS_LIMIT_MS};
 pub use schedule::{parse, render, render_lines, Step};
 pub use shrink::minimize;
-pub use swarm::{run_swarm, SwarmConfig};
+pub use swarm::{run_swarm, run_swarm_with, SwarmConfig};

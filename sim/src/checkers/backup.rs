@@ -1,0 +1,205 @@
+//! Fast-backup efficiency: a leader finds where a follower's log matches its own in no
+//! more rejected probes than the lab's fast backup needs.
+//!
+//! An episode starts at the first AppendEntries a follower rejects in a leader's term
+//! and ends at its first success in that term (or when the leader sends it a snapshot).
+//! Until then every AppendEntries the leader sends it probes the same next index (a
+//! heartbeat repeats it; loss, duplication and reordering repeat it too), so the episode
+//! visits a set of probe points. At the first rejection the checker replays the lab's
+//! rule on the two logs as they are then: the follower answers the term of its entry at
+//! the probe point and the first index it holds of that term (or its log length, when
+//! its log is too short); the leader retries just past its own last entry of that term,
+//! or at that first index when it has none. Neither log changes in a way that matters
+//! during the episode (only the leader writes the follower's log, and only on a match;
+//! the leader only appends). More distinct rejected probe points than the rule needs
+//! means a backup that wastes round trips, e.g. a hint that is off by one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use raft_core::{AppendEntriesReply, Body, LogIndex, Message, Node, Term};
+
+/// One leader-follower episode in one term.
+#[derive(Clone, Debug)]
+struct Episode {
+    term: Term,
+    /// The probe point of the first rejection; later ones lie below it.
+    first: LogIndex,
+    /// Rejected probes the lab's fast backup needs from `first` on.
+    needed: usize,
+    rejected: BTreeSet<LogIndex>,
+    closed: bool,
+}
+
+impl Episode {
+    fn closed(term: Term) -> Episode {
+        Episode {
+            term,
+            first: LogIndex::ZERO,
+            needed: 0,
+            rejected: BTreeSet::new(),
+            closed: true,
+        }
+    }
+}
+
+/// The checker's episodes, by (leader, follower).
+#[derive(Clone, Debug, Default)]
+pub struct BackupChecker {
+    episodes: BTreeMap<(usize, usize), Episode>,
+}
+
+impl BackupChecker {
+    /// A checker with no episode yet.
+    pub fn new() -> BackupChecker {
+        BackupChecker::default()
+    }
+
+    /// Watches one message sent from `from` to `to`; `sender` and `receiver` are their
+    /// nodes (the sender after its step), if they run.
+    pub fn on_send(
+        &mut self,
+        (from, to): (usize, usize),
+        message: &Message,
+        sender: Option<&Node>,
+        receiver: Option<&Node>,
+    ) -> Result<(), String> {
+        match message.body() {
+            Some(Body::InstallSnapshot(_)) => {
+                self.close((from, to), message.term());
+                Ok(())
+            }
+            Some(Body::AppendEntriesReply(reply)) if reply.is_success() => {
+                self.close((to, from), message.term());
+                Ok(())
+            }
+            // The answer to a request of an older term (no conflict index) is no probe.
+            Some(Body::AppendEntriesReply(reply)) if reply.conflict_index() == LogIndex::ZERO => {
+                Ok(())
+            }
+            Some(Body::AppendEntriesReply(reply)) => {
+                let (Some(follower), Some(leader)) = (sender, receiver) else {
+                    return Ok(());
+                };
+                if !leader.is_leader() || leader.term() != message.term() {
+                    return Ok(());
+                }
+                self.on_reject((to, from), reply, leader, follower)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// No episode (or no more of it) for this pair in `term`: the follower matched, or
+    /// the leader sent it a snapshot.
+    fn close(&mut self, pair: (usize, usize), term: Term) {
+        let episode = self
+            .episodes
+            .entry(pair)
+            .or_insert_with(|| Episode::closed(term));
+        if episode.term == term {
+            episode.closed = true;
+        } else if episode.term < term {
+            *episode = Episode::closed(term);
+        }
+    }
+
+    fn on_reject(
+        &mut self,
+        (leader_at, follower_at): (usize, usize),
+        reply: &AppendEntriesReply,
+        leader: &Node,
+        follower: &Node,
+    ) -> Result<(), String> {
+        let probe = reply.rejected_index();
+        let term = leader.term();
+        let episode = self
+            .episodes
+            .entry((leader_at, follower_at))
+            .or_insert_with(|| Episode::closed(Term::ZERO));
+        if episode.term != term {
+            *episode = Episode {
+                term,
+                first: probe,
+                needed: probes_needed(leader, follower, probe),
+                rejected: BTreeSet::new(),
+                closed: false,
+            };
+        }
+        // A probe point the leader has compacted: it sends a snapshot next and probes
+        // its last entry meanwhile (a liveness probe); the backup is over.
+        let next = leader.progress(follower.id()).map(|p| p.next_index);
+        if leader.snapshot_index() > probe || next.is_some_and(|n| n <= leader.snapshot_index()) {
+            episode.closed = true;
+        }
+        // Probes above the first come from heartbeats that probe the leader's last entry
+        // (its log grew since); they are not part of the backup.
+        if episode.closed || probe > episode.first {
+            return Ok(());
+        }
+        episode.rejected.insert(probe);
+        if episode.rejected.len() > episode.needed {
+            return Err(format!(
+                "fast backup: leader server {leader_at} (term {}) had {} probes rejected by server {follower_at} below index {} (the lab's fast backup needs {})",
+                term.0,
+                episode.rejected.len(),
+                episode.first.0,
+                episode.needed
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The rejected probes the lab's fast backup needs to find the match point of
+/// `follower`'s log with `leader`'s, starting with a probe at `probe`.
+/// The first probe is known to be rejected (the leader may have compacted it since).
+fn probes_needed(leader: &Node, follower: &Node, mut probe: LogIndex) -> usize {
+    let mut rejected = 0;
+    loop {
+        let leader_term = leader.term_at(probe);
+        let later = rejected > 0;
+        if later && (probe < follower.snapshot_index() || leader_term.is_none()) {
+            return rejected;
+        }
+        let (conflict_term, conflict_index) = match follower.term_at(probe) {
+            Some(term) if later && Some(term) == leader_term => return rejected,
+            Some(term) => (term, first_index_of_term(follower, probe, term)),
+            None => (Term::ZERO, follower.last_log_index().next()),
+        };
+        rejected += 1;
+        let conflict_index = conflict_index.max(LogIndex(1));
+        let hint = if conflict_term == Term::ZERO {
+            conflict_index
+        } else {
+            last_index_of_term(leader, conflict_term).map_or(conflict_index, LogIndex::next)
+        };
+        let next = hint.clamp(LogIndex(1), probe.max(LogIndex(1)));
+        if next <= leader.snapshot_index() {
+            return rejected;
+        }
+        probe = next.prev();
+    }
+}
+
+/// The first index `node` holds of `term`, scanning back from `index` (which holds it)
+/// no further than its first held entry.
+fn first_index_of_term(node: &Node, index: LogIndex, term: Term) -> LogIndex {
+    let mut first = index;
+    while first > node.snapshot_index().next() && node.term_at(first.prev()) == Some(term) {
+        first = first.prev();
+    }
+    first
+}
+
+/// The last index of a held entry of `term` in `node`'s log (not the snapshot's).
+fn last_index_of_term(node: &Node, term: Term) -> Option<LogIndex> {
+    let mut index = node.last_log_index();
+    while index > node.snapshot_index() {
+        match node.term_at(index) {
+            Some(held) if held == term => return Some(index),
+            Some(held) if held < term => return None,
+            _ => index = index.prev(),
+        }
+    }
+    None
+}
