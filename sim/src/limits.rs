@@ -31,7 +31,7 @@ impl Default for Limits {
             max_events: 4_000_000,
             max_events_per_instant: 20_000,
             max_messages: 2_000_000,
-            max_messages_per_second: 40_000,
+            max_messages_per_second: 12_000,
             max_bytes_per_second: 64 << 20,
             max_sim_ms: 600_000,
         }

@@ -41,6 +41,16 @@ pub struct RunReport {
     pub commits: u64,
     /// The largest persisted raft state seen.
     pub max_raft_state: usize,
+    /// Elections started (steps that sent real RequestVotes).
+    pub elections: u64,
+    /// Terms that had a leader.
+    pub leaders: u64,
+    /// Messages sent (requests and replies).
+    pub messages: u64,
+    /// The most messages sent within one simulated second.
+    pub peak_messages_per_s: u64,
+    /// Events run.
+    pub events: u64,
     /// Trace lines (only when asked for).
     pub trace: Vec<String>,
 }
@@ -71,6 +81,11 @@ pub fn run_with(
         bytes: 0,
         commits: 0,
         max_raft_state: 0,
+        elections: 0,
+        leaders: 0,
+        messages: 0,
+        peak_messages_per_s: 0,
+        events: 0,
         trace: Vec::new(),
     };
     let mut hash: u64 = 0;
@@ -85,7 +100,17 @@ pub fn run_with(
         report.bytes += world.stats.bytes;
         report.commits += world.applier.max_index();
         report.max_raft_state = report.max_raft_state.max(world.stats.max_raft_state);
+        report.elections += world.stats.elections;
+        report.leaders += world.leaders_elected() as u64;
+        report.messages += world.stats.messages_sent;
+        report.peak_messages_per_s = report
+            .peak_messages_per_s
+            .max(world.usage.peak_messages_per_second);
+        report.events += world.usage.events;
         report.trace.extend(world.trace.lines().iter().cloned());
+        let result = result.and_then(|()| {
+            crate::checkers::efficiency::check_run(&world, servers).map_err(crate::tester::Failure)
+        });
         if let Err(failure) = result {
             report.ok = false;
             report.error = Some(format!("{servers} servers: {failure}"));

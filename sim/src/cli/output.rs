@@ -32,6 +32,11 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
         "bytes": report.bytes,
         "commits": report.commits,
         "max_raft_state": report.max_raft_state,
+        "elections": report.elections,
+        "leaders": report.leaders,
+        "messages": report.messages,
+        "peak_messages_per_s": report.peak_messages_per_s,
+        "events": report.events,
         "wall_ms": (wall_ms * 1000.0).round() / 1000.0,
         "error": report.error,
     })

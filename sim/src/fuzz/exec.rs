@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 
+use super::liveness::{LivenessBounds, LivenessFigures, Mark};
 use super::schedule::Step;
 use crate::applier::Applier;
 use crate::network::NetworkConfig;
@@ -69,6 +70,10 @@ pub struct ScheduleReport {
     pub sim_ms: Millis,
     /// The largest index applied anywhere.
     pub commits: u64,
+    /// What the liveness phase took, if it committed.
+    pub liveness: Option<LivenessFigures>,
+    /// What the run used of its storm caps.
+    pub usage: crate::limits::Usage,
     /// Trace lines, if recorded.
     pub trace: Vec<String>,
 }
@@ -92,17 +97,21 @@ pub fn run_schedule(spec: &ScheduleSpec, record_trace: bool) -> ScheduleReport {
     let mut driver = Driver {
         world: &mut world,
         next_command: 0,
+        liveness: None,
     };
     let error = match driver.safety_phase(&spec.steps) {
         Err(message) => Some((Phase::Safety, message)),
         Ok(()) => driver.liveness_phase().err().map(|m| (Phase::Liveness, m)),
     };
+    let liveness = driver.liveness;
     ScheduleReport {
         ok: error.is_none(),
         error,
         trace_hash: world.trace.hash(),
         sim_ms: world.now(),
         commits: world.applier.max_index(),
+        liveness,
+        usage: world.usage.clone(),
         trace: world.trace.lines().to_vec(),
     }
 }
@@ -123,6 +132,7 @@ fn build_world(spec: &ScheduleSpec, record_trace: bool) -> World {
 struct Driver<'w> {
     world: &'w mut World,
     next_command: u64,
+    liveness: Option<LivenessFigures>,
 }
 
 impl Driver<'_> {
@@ -273,10 +283,12 @@ impl Driver<'_> {
     }
 
     /// Heal, restart everyone, reliable network; then a new command must reach every
-    /// server (as the lab's `one(cmd, n, retry)`), within [`LIVENESS_LIMIT_MS`].
+    /// server (as the lab's `one(cmd, n, retry)`), within [`LIVENESS_LIMIT_MS`] and the
+    /// bounds of [`LivenessBounds`].
     fn liveness_phase(&mut self) -> Result<(), String> {
         let now = self.world.now();
         self.world.trace.line(|| format!("{now:>8} liveness phase"));
+        let mark = Mark::new(self.world);
         self.world.disarm_crash_mid_step();
         self.world.net.heal();
         self.world.net.config = NetworkConfig {
@@ -291,19 +303,24 @@ impl Driver<'_> {
         }
         let started = self.world.now();
         let command = self.command();
+        let mut taken_at = None;
         while self.world.now() - started < LIVENESS_LIMIT_MS {
             let accepted = (0..self.n()).find_map(|i| self.world.propose(i, command.clone()));
             let Some((index, _)) = accepted else {
-                self.advance(50)?;
+                self.advance(10)?;
                 continue;
             };
             let offered = self.world.now();
+            let taken_at = *taken_at.get_or_insert(offered);
             while self.world.now() - offered < 2_000 {
                 let (count, value) = self.world.applier.n_committed(index)?;
                 if count == self.n() && value.as_ref() == Some(&command) {
-                    return Ok(());
+                    let figures = LivenessFigures::since(&mark, self.world, taken_at);
+                    self.liveness = Some(figures);
+                    let bounds = LivenessBounds::new(self.world.setup(), self.n());
+                    return bounds.check(&figures);
                 }
-                self.advance(20)?;
+                self.advance(10)?;
             }
         }
         Err(format!(
