@@ -183,23 +183,25 @@ fn run_cluster(
     };
     drop(executor);
     drop(tester);
-    let world = match Rc::try_unwrap(world) {
+    (result, take_world(world))
+}
+
+/// The world back from the tasks that shared it.
+fn take_world(world: Rc<RefCell<World>>) -> World {
+    match Rc::try_unwrap(world) {
         Ok(cell) => cell.into_inner(),
         Err(shared) => {
             // A task still holds the world (it was stopped mid-way); take a snapshot of it.
             let mut world = shared.borrow_mut();
-            std::mem::replace(
-                &mut *world,
-                World::new(
-                    0,
-                    0,
-                    RaftSetup::default(),
-                    NetworkConfig::default(),
-                    false,
-                    false,
-                ),
-            )
+            let empty = World::new(
+                0,
+                0,
+                RaftSetup::default(),
+                NetworkConfig::default(),
+                false,
+                false,
+            );
+            std::mem::replace(&mut *world, empty)
         }
-    };
-    (result, world)
+    }
 }

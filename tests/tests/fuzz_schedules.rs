@@ -1,6 +1,7 @@
 //! Property-based fuzzing of Figure 8 schedules: random schedules over 3, 5 and 7 nodes
-//! (proposals, time, crashes, crashes in the middle of a step, restarts, partitions,
-//! one-way cuts, heals, network changes, snapshots, the lab's Figure 8 rounds), every
+//! (proposals, time, crashes, crashes in the middle of a step, crash points, restarts,
+//! partitions, one-way cuts, heals, network changes, request holds, duplicates and
+//! replays, snapshots, the lab's Figure 8 rounds), every
 //! checker on, then a healed liveness phase. Shrinking yields a minimal schedule, printed
 //! as readable steps with the command that replays it.
 
@@ -11,6 +12,7 @@ use proptest::test_runner::{
     TestRunner,
 };
 use raft_core::{Bug, BugSet};
+use sim::crash::StepKind;
 use sim::fuzz::{minimize, render, render_lines, run_schedule, run_swarm, ScheduleSpec, Step};
 
 fn step() -> impl Strategy<Value = Step> {
@@ -28,6 +30,12 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Heal),
         1 => (0..300u16, 0..60u16, any::<bool>()).prop_map(|(loss_per_mille, delay_ms, reorder)| {
             Step::Network { loss_per_mille, delay_ms, reorder }
+        }),
+        1 => (0..300u16, 0..100u16, 0..50u16).prop_map(|(hold_per_mille, duplicate_per_mille, replay_per_mille)| {
+            Step::Faults { hold_per_mille, duplicate_per_mille, replay_per_mille }
+        }),
+        1 => (0..StepKind::ALL.len(), 0..400u16).prop_map(|(kind, per_mille)| {
+            Step::CrashPoints { kind: StepKind::ALL[kind], per_mille }
         }),
         1 => (0..7usize).prop_map(Step::Snapshot),
         4 => (0..500u64, 0..7usize).prop_map(|(pause_ms, restart)| Step::Figure8Round { pause_ms, restart }),
@@ -146,7 +154,7 @@ fn random_schedules_keep_raft_safe_and_live() {
 #[test]
 fn figure8_bug_is_found_and_shrunk() {
     let config = Config {
-        cases: 512,
+        cases: 2048,
         max_shrink_iters: 4000,
         failure_persistence: None,
         ..Config::default()

@@ -49,20 +49,29 @@ pub fn check_send(
     node: Option<&Node>,
     message: &Message,
 ) -> Result<(), String> {
-    let fail = |claim: String| {
-        Err(format!(
-            "persist before send: server {server} sent {} {claim}",
-            message.summary()
-        ))
-    };
-    check_term(persisted, message).or_else(&fail)?;
+    check_term(persisted, message)
+        .and_then(|()| check_body(persisted, node, message))
+        .map_err(|claim| {
+            format!(
+                "persist before send: server {server} sent {} {claim}",
+                message.summary()
+            )
+        })
+}
+
+/// What the body claims; the claim that is not durable, if any.
+fn check_body(
+    persisted: &PersistedState,
+    node: Option<&Node>,
+    message: &Message,
+) -> Result<(), String> {
     let Some(body) = message.body() else {
         return Ok(());
     };
     match body {
         Body::RequestVote(request) if !request.is_pre_vote() => {
             if persisted.voted_for() != Some(message.from()) {
-                return fail(format!(
+                return Err(format!(
                     "before persisting its self-vote (persisted vote {:?})",
                     persisted.voted_for()
                 ));
@@ -70,7 +79,7 @@ pub fn check_send(
             let advertised = (request.last_log_index(), request.last_log_term());
             let durable = (persisted.last_index(), persisted_last_term(persisted));
             if advertised != durable {
-                return fail(format!(
+                return Err(format!(
                     "advertising log end {}/{} while its persisted log ends at {}/{}",
                     advertised.0, advertised.1, durable.0, durable.1
                 ));
@@ -78,7 +87,7 @@ pub fn check_send(
         }
         Body::RequestVoteReply(reply) if reply.granted() && !reply.is_pre_vote() => {
             if persisted.voted_for() != Some(message.to()) {
-                return fail(format!(
+                return Err(format!(
                     "before persisting that vote (persisted vote {:?})",
                     persisted.voted_for().map(|NodeId(id)| id)
                 ));
@@ -86,18 +95,18 @@ pub fn check_send(
         }
         Body::AppendEntries(append) => {
             if !holds(persisted, append.prev_log_index(), append.prev_log_term()) {
-                return fail("whose previous entry it has not persisted".into());
+                return Err("whose previous entry it has not persisted".into());
             }
             if let Some(entry) = append
                 .entries()
                 .iter()
                 .find(|entry| !holds(persisted, entry.index(), entry.term()))
             {
-                return fail(format!("with entry {} it has not persisted", entry.index()));
+                return Err(format!("with entry {} it has not persisted", entry.index()));
             }
         }
         Body::AppendEntriesReply(reply) if reply.is_success() => {
-            check_acknowledged(persisted, node, reply.match_index()).or_else(fail)?;
+            check_acknowledged(persisted, node, reply.match_index())?;
         }
         Body::InstallSnapshot(snapshot) => {
             let index = snapshot.last_included_index();
@@ -105,7 +114,7 @@ pub fn check_send(
                 || snapshot.last_included_term() != persisted.snapshot_term()
                 || snapshot.data() != persisted.snapshot_data()
             {
-                return fail(format!(
+                return Err(format!(
                     "that is not its persisted snapshot (persisted {}/{})",
                     persisted.snapshot_index(),
                     persisted.snapshot_term()
@@ -114,7 +123,7 @@ pub fn check_send(
         }
         Body::InstallSnapshotReply(reply) => {
             if persisted.last_index() < reply.last_included_index() {
-                return fail(format!(
+                return Err(format!(
                     "while its persisted log ends at {}",
                     persisted.last_index()
                 ));

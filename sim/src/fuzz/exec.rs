@@ -209,28 +209,7 @@ impl Driver<'_> {
             }
             Step::Cut { from, to } => self.world.net.set_link_cut(from % n, to % n, true),
             Step::Heal => self.world.net.heal(),
-            Step::Network {
-                loss_per_mille,
-                delay_ms,
-                reorder,
-            } => {
-                let config = &mut self.world.net.config;
-                config.unreliable = loss_per_mille > 0 || delay_ms > 0;
-                config.request_loss_per_mille = u64::from(loss_per_mille);
-                config.reply_loss_per_mille = u64::from(loss_per_mille);
-                config.short_delay_ms = u64::from(delay_ms) + 1;
-                config.long_reordering = reorder;
-            }
-            Step::Faults {
-                hold_per_mille,
-                duplicate_per_mille,
-                replay_per_mille,
-            } => {
-                let config = &mut self.world.net.config;
-                config.request_hold_per_mille = u64::from(hold_per_mille);
-                config.duplicate_per_mille = u64::from(duplicate_per_mille);
-                config.replay_per_mille = u64::from(replay_per_mille);
-            }
+            Step::Network { .. } | Step::Faults { .. } => self.set_network(step),
             Step::CrashPoints { kind, per_mille } => {
                 self.world.set_crash_points(kind, u64::from(per_mille));
             }
@@ -255,6 +234,34 @@ impl Driver<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A `net` or `faults` step: changes the network's knobs.
+    fn set_network(&mut self, step: &Step) {
+        let config = &mut self.world.net.config;
+        match *step {
+            Step::Network {
+                loss_per_mille,
+                delay_ms,
+                reorder,
+            } => {
+                config.unreliable = loss_per_mille > 0 || delay_ms > 0;
+                config.request_loss_per_mille = u64::from(loss_per_mille);
+                config.reply_loss_per_mille = u64::from(loss_per_mille);
+                config.short_delay_ms = u64::from(delay_ms) + 1;
+                config.long_reordering = reorder;
+            }
+            Step::Faults {
+                hold_per_mille,
+                duplicate_per_mille,
+                replay_per_mille,
+            } => {
+                config.request_hold_per_mille = u64::from(hold_per_mille);
+                config.duplicate_per_mille = u64::from(duplicate_per_mille);
+                config.replay_per_mille = u64::from(replay_per_mille);
+            }
+            _ => {}
+        }
     }
 
     /// The live leader of the highest term, if any.
