@@ -101,13 +101,16 @@ fn hunt(bug: Bug, args: &MutantsArgs, jobs: usize) -> Row {
     }
 }
 
+/// Column widths: switch, where, then seeds, scenario, checker and wall s of the
+/// catalog, then seeds, checker and wall s of the swarm.
 fn print_header() {
     outln!(
-        "{:<26} {:<18} {:>8} {:<30} {:>7} {:>6} {:<22} {:>7}",
+        "{:<26} {:<18} | {:>7} {:<34} {:<22} {:>6} | {:>5} {:<22} {:>6}",
         "switch",
         "where",
         "catalog",
-        "(scenario: checker)",
+        "scenario",
+        "checker",
         "wall s",
         "swarm",
         "checker",
@@ -116,27 +119,22 @@ fn print_header() {
 }
 
 fn print_row(row: &Row) {
-    let catalog_seeds = row
-        .catalog
-        .as_ref()
-        .map_or("-".to_string(), |f| f.seeds.to_string());
-    let catalog_what = row.catalog.as_ref().map_or("not caught".to_string(), |f| {
-        format!("{}: {}", f.id, f.checker())
-    });
-    let swarm_seeds = row
-        .swarm
-        .as_ref()
-        .map_or("-".to_string(), |f| f.seeds.to_string());
-    let swarm_what = row.swarm.as_ref().map_or("not caught", |f| f.checker());
+    let seeds = |found: &Option<Found>| {
+        found
+            .as_ref()
+            .map_or("-".to_string(), |f| f.seeds.to_string())
+    };
+    let checker = |found: &Option<Found>| found.as_ref().map_or("not caught", Found::checker);
     outln!(
-        "{:<26} {:<18} {:>8} {:<30} {:>7.1} {:>6} {:<22} {:>7.1}",
+        "{:<26} {:<18} | {:>7} {:<34} {:<22} {:>6.1} | {:>5} {:<22} {:>6.1}",
         row.bug.name(),
         row.bug.place(),
-        catalog_seeds,
-        catalog_what,
+        seeds(&row.catalog),
+        row.catalog.as_ref().map_or("", |f| f.id),
+        checker(&row.catalog),
         row.catalog_s,
-        swarm_seeds,
-        swarm_what,
+        seeds(&row.swarm),
+        checker(&row.swarm),
         row.swarm_s
     );
 }
