@@ -11,8 +11,8 @@ use raft_core::{Action, Apply, Config, Input, Message, Node, NodeId, PersistedSt
 
 use crate::applier::Applier;
 use crate::checkers::backup::BackupChecker;
-use crate::checkers::durable;
-use crate::checkers::timers::{BeforeStep, TimerChecker};
+use crate::checkers::election::{BeforeStep, ElectionChecker};
+use crate::checkers::{commit, durable, queries, surface};
 use crate::crash::{CrashPoints, StepKind};
 use crate::limits::{Limits, Usage};
 use crate::network::{Carried, Fate, Network, NetworkConfig};
@@ -143,7 +143,9 @@ pub struct World {
     /// Armed by `crash_mid_step`: (server, actions to carry out before it crashes).
     crash_after: Option<(usize, usize)>,
     crash_points: CrashPoints,
-    timers: TimerChecker,
+    elections: ElectionChecker,
+    /// The last index each server's service holds.
+    service_index: Vec<u64>,
     backup: BackupChecker,
     /// The storm caps of this run.
     pub limits: Limits,
@@ -177,7 +179,8 @@ impl World {
                 .with_fault_stream(Stream::new(seed, "network-faults")),
             applier: Applier::new(servers, snapshots),
             safety: SafetyChecker::new(servers),
-            timers: TimerChecker::new(servers, setup.election_ticks),
+            elections: ElectionChecker::new(servers, &setup),
+            service_index: vec![0; servers],
             backup: BackupChecker::new(),
             stats: Stats {
                 rpcs_per_server: vec![0; servers],
@@ -315,6 +318,9 @@ impl World {
             self.stats.rpcs += 1;
             self.stats.rpcs_per_server[to] += 1;
         }
+        if let Some(receiver) = self.servers[to].node.as_ref() {
+            self.backup.on_deliver((from, to), &message, receiver);
+        }
         self.step(to, Input::Message(message));
     }
 
@@ -331,6 +337,7 @@ impl World {
         let is_tick = matches!(input, Input::Tick);
         let described = self.trace.is_recording().then(|| describe_input(&input));
         let before = BeforeStep::new(node, &input);
+        let commit_before = node.commit_index();
         let actions = node.step(input);
         if !(is_tick && actions.is_empty()) {
             if let Some(described) = described {
@@ -352,7 +359,7 @@ impl World {
             return carried.proposal;
         }
         let (proposal, snapshot_request) = (carried.proposal, carried.snapshot_request);
-        self.after_step(i);
+        self.after_step(i, commit_before);
         if let Some((index, data)) = snapshot_request {
             self.step(
                 i,
@@ -372,7 +379,7 @@ impl World {
         let Some(node) = self.servers[i].node.as_ref() else {
             return;
         };
-        if let Err(e) = self.timers.observe(i, before, actions, node) {
+        if let Err(e) = self.elections.observe(i, before, actions, node) {
             self.fail(e);
         }
     }
@@ -405,6 +412,7 @@ impl World {
                 Action::Send(message) => self.send(i, &message),
                 Action::Apply(Apply::Entry(entry)) => {
                     self.trace.mix(&[2, entry.index().0, entry.term().0]);
+                    self.service_index[i] = entry.index().0;
                     match self.applier.on_entry(i, entry.index().0, entry.data()) {
                         Ok(Some(snapshot)) => snapshot_request = Some((entry.index().0, snapshot)),
                         Ok(None) => {}
@@ -413,6 +421,7 @@ impl World {
                 }
                 Action::Apply(Apply::Snapshot { index, term, data }) => {
                     self.trace.mix(&[3, index.0, term.0]);
+                    self.service_index[i] = index.0;
                     snapshot_request = None;
                     if let Err(e) = self.applier.on_snapshot(i, index.0, &data) {
                         self.fail(e);
@@ -432,10 +441,20 @@ impl World {
         }
     }
 
-    fn after_step(&mut self, i: usize) {
+    fn after_step(&mut self, i: usize, commit_before: raft_core::LogIndex) {
         let Some(node) = self.servers[i].node.as_ref() else {
             return;
         };
+        if node.commit_index() > commit_before {
+            let persisted: Vec<&PersistedState> = self
+                .servers
+                .iter()
+                .map(|server| &server.persister)
+                .collect();
+            if let Err(e) = commit::check_commit(i, node, &persisted) {
+                return self.fail(e);
+            }
+        }
         let size = self.servers[i].persister.raft_state_size();
         self.stats.max_raft_state = self.stats.max_raft_state.max(size);
         if size != node.raft_state_size() {
@@ -445,7 +464,12 @@ impl World {
             );
             return self.fail(message);
         }
-        if let Err(e) = self.safety.observe(i, node) {
+        let persisted = &self.servers[i].persister;
+        let checked = self
+            .safety
+            .observe(i, node)
+            .and_then(|()| queries::check(i, node, persisted, self.service_index[i]));
+        if let Err(e) = checked {
             self.fail(e);
         }
     }
@@ -459,6 +483,9 @@ impl World {
             self.fail(e);
         }
         let bytes = message.to_bytes();
+        if let Err(e) = surface::check(message, &bytes) {
+            self.fail(e);
+        }
         self.trace.mix_bytes(&bytes);
         self.stats.messages_sent += 1;
         let total = self.stats.messages_sent;
@@ -561,7 +588,11 @@ impl World {
             Ok(config) => config,
             Err(e) => return self.fail(format!("bad raft setup: {e}")),
         };
-        let node = match Node::restore(config, &self.servers[i].persister) {
+        let reloaded = match reload(i, &self.servers[i].persister) {
+            Ok(reloaded) => reloaded,
+            Err(e) => return self.fail(e),
+        };
+        let node = match Node::restore(config, &reloaded) {
             Ok(node) => node,
             Err(e) => {
                 return self.fail(format!(
@@ -578,7 +609,8 @@ impl World {
             self.fail(e);
         }
         self.safety.on_restart(i, &node);
-        self.timers.on_restart(i);
+        self.elections.on_restart(i);
+        self.service_index[i] = snapshot_index;
         self.servers[i].node = Some(node);
         self.stats.rpcs_per_server[i] = 0;
         let now = self.now;
@@ -643,6 +675,26 @@ impl World {
             Ok(proposed) => Some((proposed.index.0, proposed.term.0)),
             Err(_) => None,
         }
+    }
+}
+
+/// What a disk would give back of server `i`'s persisted state: its two blobs encoded
+/// and decoded again, which must give the same state (and the reported size).
+fn reload(i: usize, persisted: &PersistedState) -> Result<PersistedState, String> {
+    let raft_state = persisted.encode_raft_state();
+    if raft_state.len() != persisted.raft_state_size() {
+        return Err(format!(
+            "server {i} persisted a raft state of {} bytes but reports {}",
+            raft_state.len(),
+            persisted.raft_state_size()
+        ));
+    }
+    match PersistedState::decode(&raft_state, persisted.snapshot_data()) {
+        Ok(decoded) if decoded == *persisted => Ok(decoded),
+        Ok(_) => Err(format!(
+            "server {i}'s persisted state does not decode to itself"
+        )),
+        Err(e) => Err(format!("server {i}'s persisted state does not decode: {e}")),
     }
 }
 

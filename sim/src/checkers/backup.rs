@@ -1,5 +1,5 @@
-//! Fast-backup efficiency: a leader finds where a follower's log matches its own in no
-//! more rejected probes than the lab's fast backup needs.
+//! Fast-backup efficiency: a leader finds where a follower's log matches its own by the
+//! probes the lab's fast backup makes, and no more; and what an AppendEntries carries.
 //!
 //! An episode starts at the first AppendEntries a follower rejects in a leader's term
 //! and ends at its first success in that term (or when the leader sends it a snapshot).
@@ -11,12 +11,17 @@
 //! its log is too short); the leader retries just past its own last entry of that term,
 //! or at that first index when it has none. Neither log changes in a way that matters
 //! during the episode (only the leader writes the follower's log, and only on a match;
-//! the leader only appends). More distinct rejected probe points than the rule needs
-//! means a backup that wastes round trips, e.g. a hint that is off by one.
+//! the leader only appends). A probe point off the rule's path, or more distinct
+//! rejected probe points than the rule needs, means a backup that wastes round trips or
+//! resends entries the follower holds, e.g. a hint that is off by one.
+//!
+//! Every AppendEntries a leader sends carries its own entries, at most the configured
+//! payload bytes (or a single entry), and as many as fit; and none that the follower
+//! already acknowledged to it in this term (the follower keeps them for the term).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use raft_core::{AppendEntriesReply, Body, LogIndex, Message, Node, Term};
+use raft_core::{AppendEntries, AppendEntriesReply, Body, LogIndex, Message, Node, Term};
 
 /// One leader-follower episode in one term.
 #[derive(Clone, Debug)]
@@ -24,7 +29,9 @@ struct Episode {
     term: Term,
     /// The probe point of the first rejection; later ones lie below it.
     first: LogIndex,
-    /// Rejected probes the lab's fast backup needs from `first` on.
+    /// The probe points of the lab's fast backup from `first` on.
+    path: Vec<LogIndex>,
+    /// How many of them are rejected (all but a final match).
     needed: usize,
     rejected: BTreeSet<LogIndex>,
     closed: bool,
@@ -35,6 +42,7 @@ impl Episode {
         Episode {
             term,
             first: LogIndex::ZERO,
+            path: Vec::new(),
             needed: 0,
             rejected: BTreeSet::new(),
             closed: true,
@@ -46,6 +54,8 @@ impl Episode {
 #[derive(Clone, Debug, Default)]
 pub struct BackupChecker {
     episodes: BTreeMap<(usize, usize), Episode>,
+    /// The highest index each follower acknowledged to each leader, and in which term.
+    acked: BTreeMap<(usize, usize), (Term, LogIndex)>,
 }
 
 impl BackupChecker {
@@ -68,6 +78,14 @@ impl BackupChecker {
                 self.close((from, to), message.term());
                 Ok(())
             }
+            Some(Body::AppendEntries(append)) => {
+                let Some(leader) = sender else {
+                    return Ok(());
+                };
+                check_carried(from, leader, append)?;
+                self.check_not_acked((from, to), message.term(), append)?;
+                self.check_probe((from, to), message.term(), append.prev_log_index())
+            }
             Some(Body::AppendEntriesReply(reply)) if reply.is_success() => {
                 self.close((to, from), message.term());
                 Ok(())
@@ -89,8 +107,76 @@ impl BackupChecker {
         }
     }
 
+    /// Watches a message delivered from `from` to `to`, whose node is `receiver` before
+    /// it steps the message: a leader learns what its follower holds.
+    pub fn on_deliver(&mut self, (from, to): (usize, usize), message: &Message, receiver: &Node) {
+        let index = match message.body() {
+            Some(Body::AppendEntriesReply(reply)) if reply.is_success() => reply.match_index(),
+            Some(Body::InstallSnapshotReply(reply)) => reply.last_included_index(),
+            _ => return,
+        };
+        if !receiver.is_leader() || receiver.term() != message.term() {
+            return;
+        }
+        let term = message.term();
+        let acked = self
+            .acked
+            .entry((to, from))
+            .or_insert((term, LogIndex::ZERO));
+        if acked.0 != term {
+            *acked = (term, LogIndex::ZERO);
+        }
+        acked.1 = acked.1.max(index.min(receiver.last_log_index()));
+    }
+
+    fn check_not_acked(
+        &self,
+        (leader_at, follower_at): (usize, usize),
+        term: Term,
+        append: &AppendEntries,
+    ) -> Result<(), String> {
+        let (Some(first), Some(&(acked_term, acked))) = (
+            append.entries().first(),
+            self.acked.get(&(leader_at, follower_at)),
+        ) else {
+            return Ok(());
+        };
+        if acked_term == term && first.index() <= acked {
+            return Err(format!(
+                "append: leader server {leader_at} (term {}) resent entry {} to server {follower_at}, which acknowledged up to {acked}",
+                term.0,
+                first.index()
+            ));
+        }
+        Ok(())
+    }
+
     /// No episode (or no more of it) for this pair in `term`: the follower matched, or
     /// the leader sent it a snapshot.
+    /// An AppendEntries the leader sends the follower during an episode probes a point
+    /// of the rule's path (or the leader's last entry, above the first probe).
+    fn check_probe(
+        &self,
+        (leader_at, follower_at): (usize, usize),
+        term: Term,
+        prev: LogIndex,
+    ) -> Result<(), String> {
+        let Some(episode) = self.episodes.get(&(leader_at, follower_at)) else {
+            return Ok(());
+        };
+        if episode.closed || episode.term != term || prev > episode.first {
+            return Ok(());
+        }
+        if episode.path.contains(&prev) {
+            return Ok(());
+        }
+        let path: Vec<u64> = episode.path.iter().map(|index| index.0).collect();
+        Err(format!(
+            "fast backup: leader server {leader_at} (term {}) probed server {follower_at} at index {}, off the lab's fast-backup path {path:?}",
+            term.0, prev.0
+        ))
+    }
+
     fn close(&mut self, pair: (usize, usize), term: Term) {
         let episode = self
             .episodes
@@ -117,10 +203,12 @@ impl BackupChecker {
             .entry((leader_at, follower_at))
             .or_insert_with(|| Episode::closed(Term::ZERO));
         if episode.term != term {
+            let (path, needed) = backup_path(leader, follower, probe);
             *episode = Episode {
                 term,
                 first: probe,
-                needed: probes_needed(leader, follower, probe),
+                path,
+                needed,
                 rejected: BTreeSet::new(),
                 closed: false,
             };
@@ -150,23 +238,28 @@ impl BackupChecker {
     }
 }
 
-/// The rejected probes the lab's fast backup needs to find the match point of
-/// `follower`'s log with `leader`'s, starting with a probe at `probe`.
+/// The probe points of the lab's fast backup to find the match point of `follower`'s
+/// log with `leader`'s, starting with a probe at `probe`, and how many are rejected.
 /// The first probe is known to be rejected (the leader may have compacted it since).
-fn probes_needed(leader: &Node, follower: &Node, mut probe: LogIndex) -> usize {
-    let mut rejected = 0;
+fn backup_path(leader: &Node, follower: &Node, mut probe: LogIndex) -> (Vec<LogIndex>, usize) {
+    let mut path = Vec::new();
     loop {
+        let rejected = path.len();
         let leader_term = leader.term_at(probe);
         let later = rejected > 0;
         if later && (probe < follower.snapshot_index() || leader_term.is_none()) {
-            return rejected;
+            path.push(probe);
+            return (path, rejected);
         }
         let (conflict_term, conflict_index) = match follower.term_at(probe) {
-            Some(term) if later && Some(term) == leader_term => return rejected,
+            Some(term) if later && Some(term) == leader_term => {
+                path.push(probe);
+                return (path, rejected);
+            }
             Some(term) => (term, first_index_of_term(follower, probe, term)),
             None => (Term::ZERO, follower.last_log_index().next()),
         };
-        rejected += 1;
+        path.push(probe);
         let conflict_index = conflict_index.max(LogIndex(1));
         let hint = if conflict_term == Term::ZERO {
             conflict_index
@@ -175,7 +268,7 @@ fn probes_needed(leader: &Node, follower: &Node, mut probe: LogIndex) -> usize {
         };
         let next = hint.clamp(LogIndex(1), probe.max(LogIndex(1)));
         if next <= leader.snapshot_index() {
-            return rejected;
+            return (path, rejected + 1);
         }
         probe = next.prev();
     }
@@ -202,4 +295,39 @@ fn last_index_of_term(node: &Node, term: Term) -> Option<LogIndex> {
         }
     }
     None
+}
+
+/// What a leader's AppendEntries carries: its own entries, at most its payload budget
+/// (or one entry), and as many as fit.
+fn check_carried(server: usize, leader: &Node, append: &AppendEntries) -> Result<(), String> {
+    let entries = append.entries();
+    let Some(last) = entries.last() else {
+        return Ok(());
+    };
+    if let Some(entry) = entries.iter().find(|e| leader.entry(e.index()) != Some(*e)) {
+        return Err(format!(
+            "append: server {server} sent entry {}/{} it does not hold",
+            entry.index(),
+            entry.term()
+        ));
+    }
+    let budget = leader.config().max_message_bytes();
+    let payload: usize = entries.iter().map(|entry| entry.data().len()).sum();
+    if entries.len() > 1 && payload > budget {
+        return Err(format!(
+            "append: server {server} sent {payload} payload bytes in {} entries (the budget is {budget})",
+            entries.len()
+        ));
+    }
+    if let Some(next) = leader.entry(last.index().next()) {
+        if next.data().len() <= budget.saturating_sub(payload) {
+            return Err(format!(
+                "append: server {server} stopped at entry {} with {payload} of {budget} payload bytes, though entry {} ({} bytes) fits",
+                last.index(),
+                next.index(),
+                next.data().len()
+            ));
+        }
+    }
+    Ok(())
 }
