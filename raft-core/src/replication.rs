@@ -192,6 +192,11 @@ impl Node {
             return;
         };
         progress.on_reply();
+        if !reply.success && reply.conflict_index == 0 {
+            // A rejection naming no index answers a request of an earlier term (see
+            // `answer_stale`): it says nothing about the follower's log.
+            return;
+        }
         match hint {
             None => {
                 let mut matched = reply.match_index().min(self.log.last_index());

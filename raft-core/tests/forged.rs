@@ -4,8 +4,8 @@
 use std::collections::VecDeque;
 
 use raft_core::{
-    Action, AppendEntriesReply, Body, Config, Input, LogIndex, Message, Node, NodeId, RoleKind,
-    Term,
+    Action, AppendEntriesReply, Body, Config, Input, LogIndex, Message, Node, NodeId, RequestVote,
+    RoleKind, Term,
 };
 
 fn cluster() -> (Vec<Node>, VecDeque<Message>) {
@@ -83,10 +83,22 @@ fn the_answer_to_a_stale_request_is_no_backup_hint() {
         run(&mut nodes, &mut queue, 0, Input::Propose(command.into()));
         settle(&mut nodes, &mut queue);
     }
-    // Node 1 times out and is elected again with node 3's vote, node 2 cut off: its
-    // progress of node 2 starts over, probing.
+    // Node 3's RequestVote of a later term (whose answer is lost) makes node 1 step
+    // down; node 1 then times out and is elected again with node 3's vote, node 2 cut
+    // off: its progress of node 2 starts over, probing.
     let term = nodes[0].term();
-    while nodes[0].term() == term || nodes[0].role() != RoleKind::Leader {
+    let bid = Message::new(
+        NodeId(3),
+        NodeId(1),
+        term.next(),
+        Body::RequestVote(RequestVote::vote(
+            nodes[0].last_log_index(),
+            nodes[0].last_log_term(),
+        )),
+    );
+    nodes[0].step(Input::Message(bid));
+    assert_ne!(nodes[0].role(), RoleKind::Leader);
+    while nodes[0].role() != RoleKind::Leader {
         run(&mut nodes, &mut queue, 0, Input::Tick);
         while let Some(message) = queue.pop_front() {
             let to = (message.to().0 - 1) as usize;
