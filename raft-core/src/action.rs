@@ -15,10 +15,15 @@ pub enum Input {
     Message(Message),
     /// The service proposes a command for the log.
     ///
-    /// A new leader does not append an entry of its own on election: entries of earlier
-    /// terms still in its log commit only once an entry of its own term commits (§5.4.2),
-    /// that is, when the next command is proposed. A service that must learn the commit
-    /// index right after an election proposes something (or an empty command) itself.
+    /// By default a new leader does not append an entry of its own on election: entries
+    /// of earlier terms still in its log commit only once an entry of its own term commits
+    /// (§5.4.2), that is, when the next command is proposed. With
+    /// [`ConfigBuilder::no_op_on_election`](crate::ConfigBuilder::no_op_on_election) it
+    /// appends an empty entry of its term at once (the service sees it applied as an
+    /// [`Entry`] with empty data, and must skip it), so it learns its commit index within
+    /// a round trip; ReadIndex reads need that.
+    ///
+    /// Refused while the node is not leader, and while it transfers its leadership.
     Propose(Bytes),
     /// The service proposes several commands at once (one persist, one send per peer).
     ProposeBatch(Vec<Bytes>),
@@ -28,6 +33,30 @@ pub enum Input {
         index: LogIndex,
         /// The snapshot bytes.
         data: Bytes,
+    },
+    /// The service asks for a linearizable read (ReadIndex, thesis §6.4); `context` is the
+    /// caller's own tag, handed back in the answer ([`Action::Read`]).
+    ///
+    /// The leader answers with a read index once (1) an entry of its term has committed
+    /// (a read asked earlier waits for it) and (2) a majority answered a heartbeat round
+    /// sent after the read was asked, proving that no other leader had been elected by
+    /// then. The service then serves the read from its state once it has applied the read
+    /// index. Reads asked while a round is in flight share the next round, which starts
+    /// as soon as the current one is confirmed. A follower, a candidate, and a leader that
+    /// steps down before confirming refuse with a leader hint.
+    ReadIndex {
+        /// The caller's tag for this read.
+        context: u64,
+    },
+    /// The service asks the leader to hand its leadership to `target` (thesis §3.10).
+    ///
+    /// The leader stops taking proposals, brings `target` up to date, then tells it to
+    /// campaign at once ([`Body::TimeoutNow`](crate::Body::TimeoutNow)); the target wins
+    /// the next term. If that has not happened within the smallest election timeout, the
+    /// leader gives up and takes proposals again. Answered by an [`Action::Transfer`].
+    TransferLeadership {
+        /// The voter that should lead.
+        target: NodeId,
     },
 }
 
@@ -44,6 +73,18 @@ pub enum Action {
     Proposal(Result<Proposed, ProposeError>),
     /// The answer to a service snapshot.
     Snapshot(Result<LogIndex, SnapshotError>),
+    /// The answer to an [`Input::ReadIndex`]: on `Ok(index)` the read may be served from
+    /// the service's state once it has applied `index`. Exactly one answer per read,
+    /// perhaps many steps later.
+    Read {
+        /// The caller's tag of the read.
+        context: u64,
+        /// The read index, or why the read was refused.
+        outcome: Result<LogIndex, ReadError>,
+    },
+    /// The answer to an [`Input::TransferLeadership`]: `Ok(target)` once the transfer has
+    /// started (see [`Node::transfer_target`](crate::Node::transfer_target)).
+    Transfer(Result<NodeId, TransferError>),
 }
 
 /// Something committed, for the service.
@@ -89,6 +130,48 @@ pub enum ProposeError {
     /// A batch with no commands.
     #[error("empty proposal batch")]
     EmptyBatch,
+    /// The leader is handing its leadership to `target`; propose again after the
+    /// transfer (at the new leader) or once it is abandoned.
+    #[error("leadership is being transferred to {target}")]
+    Transferring {
+        /// The transfer's target.
+        target: NodeId,
+    },
+}
+
+/// Why a read ([`Input::ReadIndex`]) was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// Only the leader serves reads: this node is not (or is no longer) the leader, or
+    /// stepped down before confirming the read.
+    #[error("not the leader (leader hint: {leader_hint:?})")]
+    NotLeader {
+        /// The leader this node last heard from in its current term.
+        leader_hint: Option<NodeId>,
+    },
+}
+
+/// Why a leadership transfer ([`Input::TransferLeadership`]) was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// Only the leader can hand over its leadership.
+    #[error("not the leader (leader hint: {leader_hint:?})")]
+    NotLeader {
+        /// The leader this node last heard from in its current term.
+        leader_hint: Option<NodeId>,
+    },
+    /// The leader already leads.
+    #[error("the leader cannot transfer its leadership to itself")]
+    ToSelf,
+    /// The target is not a voter of this cluster.
+    #[error("{0} is not a voter")]
+    NotVoter(NodeId),
+    /// A transfer to another target is under way.
+    #[error("a transfer to {target} is under way")]
+    InProgress {
+        /// The target of the transfer under way.
+        target: NodeId,
+    },
 }
 
 /// Why a service snapshot was refused.
@@ -153,6 +236,16 @@ impl std::fmt::Display for Action {
             Action::Proposal(Err(e)) => write!(f, "proposal refused: {e}"),
             Action::Snapshot(Ok(index)) => write!(f, "snapshot taken {index}"),
             Action::Snapshot(Err(e)) => write!(f, "snapshot refused: {e}"),
+            Action::Read {
+                context,
+                outcome: Ok(index),
+            } => write!(f, "read {context} ready at {index}"),
+            Action::Read {
+                context,
+                outcome: Err(e),
+            } => write!(f, "read {context} refused: {e}"),
+            Action::Transfer(Ok(target)) => write!(f, "transfer to {target} started"),
+            Action::Transfer(Err(e)) => write!(f, "transfer refused: {e}"),
         }
     }
 }

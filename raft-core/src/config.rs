@@ -46,12 +46,14 @@ pub struct Config {
     max_message_bytes: usize,
     seed: u64,
     pre_vote: bool,
+    check_quorum: bool,
+    no_op_on_election: bool,
     #[cfg(feature = "test-hooks")]
     bugs: crate::bugs::BugSet,
 }
 
 /// The builder for [`Config`]; defaults suit 10 ms ticks: elections after 300–600 ms,
-/// heartbeats every 100 ms, 1 MiB of entries per message. [`ConfigBuilder::build`]
+/// heartbeats every 100 ms, messages of at most 1 MiB. [`ConfigBuilder::build`]
 /// validates the whole configuration once.
 #[derive(Debug, Clone)]
 pub struct ConfigBuilder(Config);
@@ -72,7 +74,12 @@ impl ConfigBuilder {
         self
     }
 
-    /// The payload bytes one AppendEntries may carry (at least one entry is always sent).
+    /// The largest message a node sends, in encoded bytes (envelope included). An
+    /// AppendEntries carries as many entries as fit, but at least one: an entry too large
+    /// to fit alone is sent alone, over the limit, so keep commands a little smaller (88
+    /// bytes of header, and each entry's index, term and framing). A snapshot goes in
+    /// chunks that fit; a chunk carries at least one byte of the snapshot, so a limit
+    /// below about 80 bytes is exceeded by a chunk's own header.
     #[must_use]
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.0.max_message_bytes = bytes;
@@ -96,6 +103,34 @@ impl ConfigBuilder {
     #[must_use]
     pub fn pre_vote(mut self, enabled: bool) -> Self {
         self.0.pre_vote = enabled;
+        self
+    }
+
+    /// CheckQuorum (thesis §6.2 and §9.6, as etcd-io/raft's `CheckQuorum`): a leader that
+    /// has not heard from a majority (itself included) within the largest election
+    /// timeout steps down, so that a leader cut off from the cluster stops taking
+    /// proposals and reads; and a node that heard from a live leader within the smallest
+    /// election timeout (or leads) ignores vote and pre-vote requests of a later term,
+    /// without adopting that term, so a node coming back from a partition cannot depose a
+    /// healthy leader. The campaign of a leadership transfer's target is exempt. Use it
+    /// with [`pre_vote`](Self::pre_vote): a node that raised its term in a partition
+    /// (possible only without pre-vote) still deposes the leader once it answers the
+    /// leader's AppendEntries with its higher term, as it must to ever rejoin. Off by
+    /// default, as in etcd-io/raft.
+    #[must_use]
+    pub fn check_quorum(mut self, enabled: bool) -> Self {
+        self.0.check_quorum = enabled;
+        self
+    }
+
+    /// A new leader appends an empty entry of its term at once (thesis §6.4), so that the
+    /// entries of earlier terms in its log commit, and it learns its commit index, within
+    /// one round trip, without waiting for the next proposal. ReadIndex reads wait for
+    /// such a commit. The service sees the entry applied with empty data and skips it.
+    /// Off by default (the lab's tests expect commands at exact indexes).
+    #[must_use]
+    pub fn no_op_on_election(mut self, enabled: bool) -> Self {
+        self.0.no_op_on_election = enabled;
         self
     }
 
@@ -154,6 +189,8 @@ impl Config {
             max_message_bytes: 1 << 20,
             seed: default_seed(id),
             pre_vote: false,
+            check_quorum: false,
+            no_op_on_election: false,
             #[cfg(feature = "test-hooks")]
             bugs: crate::bugs::BugSet::NONE,
         })
@@ -194,7 +231,8 @@ impl Config {
         self.heartbeat_interval_ticks
     }
 
-    /// The payload byte budget of one AppendEntries.
+    /// The largest message a node sends, in encoded bytes (see
+    /// [`ConfigBuilder::max_message_bytes`] for the two exceptions).
     pub fn max_message_bytes(&self) -> usize {
         self.max_message_bytes
     }
@@ -208,6 +246,17 @@ impl Config {
     /// Whether elections start with a pre-vote round.
     pub fn pre_vote(&self) -> bool {
         self.pre_vote
+    }
+
+    /// Whether CheckQuorum is on: leaders step down without a majority's answers within
+    /// the largest election timeout, and nodes hearing from a leader ignore votes.
+    pub fn check_quorum(&self) -> bool {
+        self.check_quorum
+    }
+
+    /// Whether a new leader appends an empty entry of its term at once.
+    pub fn no_op_on_election(&self) -> bool {
+        self.no_op_on_election
     }
 
     /// TEST ONLY: the planted bugs.

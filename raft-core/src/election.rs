@@ -1,10 +1,22 @@
 //! Leader election (§5.2, §5.4.1): pre-vote (thesis §9.6), campaigning, granting votes,
 //! counting them.
 
+use std::collections::BTreeSet;
+
 use crate::message::{Body, RequestVote, RequestVoteReply};
-use crate::node::{Candidate, Node, Role};
-use crate::quorum::{tally, VoteResult};
+use crate::node::{Candidate, Follower, Node, Role};
+use crate::quorum::{is_majority, tally, VoteResult};
 use crate::types::{NodeId, Term};
+
+/// Why a node asks for votes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Campaign {
+    /// Its election timer ran out (after a won pre-vote, if pre-vote is on).
+    Election,
+    /// The leader told it to (leadership transfer): skips pre-vote, and voters do not
+    /// ignore it under CheckQuorum's lease.
+    Transfer,
+}
 
 impl Node {
     /// The election timer ran out: ask for pre-votes if configured, else campaign.
@@ -12,26 +24,39 @@ impl Node {
         if self.config.pre_vote() {
             self.pre_campaign();
         } else {
-            self.campaign();
+            self.campaign(Campaign::Election);
         }
     }
 
     /// Asks every peer whether it would vote for us in the next term, changing nothing.
+    ///
+    /// A candidate whose real campaign timed out keeps the votes of its term: answers
+    /// delayed past its election timeout still make it leader of that term, which is
+    /// safe (every voter voted for it in that term, and its log has not changed since).
+    /// Without this, replies held back longer than an election timeout (the lab's long
+    /// reordering) can keep every election from completing.
     fn pre_campaign(&mut self) {
         debug_assert!(!self.is_leader(), "a leader does not campaign");
         let id = self.config.id();
+        let term_votes =
+            match std::mem::replace(&mut self.role, Role::Follower(Follower::default())) {
+                Role::Candidate(candidate) if candidate.pre_vote => candidate.term_votes,
+                Role::Candidate(candidate) => candidate.granted,
+                Role::Follower(_) | Role::Leader(_) => BTreeSet::new(),
+            };
         let mut candidate = Candidate {
             pre_vote: true,
+            term_votes,
             ..Candidate::default()
         };
         candidate.granted.insert(id);
         self.role = Role::Candidate(candidate);
         self.reset_election_timer();
-        self.request_votes(true);
+        self.request_votes(None);
     }
 
     /// Starts an election in the next term (§5.2).
-    pub(crate) fn campaign(&mut self) {
+    pub(crate) fn campaign(&mut self, kind: Campaign) {
         debug_assert!(!self.is_leader(), "a leader does not campaign");
         let id = self.config.id();
         self.term = self.term.next();
@@ -40,33 +65,68 @@ impl Node {
         if !late {
             self.persist_hard_state();
         }
-        let mut candidate = Candidate::default();
+        let mut candidate = Candidate {
+            transfer: kind == Campaign::Transfer,
+            ..Candidate::default()
+        };
         candidate.granted.insert(id);
         self.role = Role::Candidate(candidate);
         self.reset_election_timer();
-        self.request_votes(false);
+        self.request_votes(Some(kind));
         if late {
             self.persist_hard_state();
         }
     }
 
-    fn request_votes(&mut self, pre_vote: bool) {
+    /// The request of `campaign`, or of a pre-vote (`None`), and the term it is sent in.
+    fn vote_request(&self, campaign: Option<Campaign>) -> (RequestVote, Term) {
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
-        let request = if pre_vote {
-            RequestVote::pre_vote(last_index, last_term)
-        } else {
-            RequestVote::vote(last_index, last_term)
-        };
-        let term = if pre_vote {
-            self.term.next()
-        } else {
-            self.term
-        };
+        match campaign {
+            None => (
+                RequestVote::pre_vote(last_index, last_term),
+                self.term.next(),
+            ),
+            Some(Campaign::Election) => (RequestVote::vote(last_index, last_term), self.term),
+            Some(Campaign::Transfer) => (RequestVote::transfer(last_index, last_term), self.term),
+        }
+    }
+
+    /// Asks every peer for its vote in `campaign`, or for a pre-vote (`None`).
+    fn request_votes(&mut self, campaign: Option<Campaign>) {
+        let (request, term) = self.vote_request(campaign);
         let peers: Vec<NodeId> = self.config.peers().collect();
         for peer in peers {
             self.send_in_term(peer, term, Body::RequestVote(request.clone()));
         }
         self.count_votes();
+    }
+
+    /// A candidate's tick between its requests and its election timeout: every heartbeat
+    /// interval, it asks again the peers that have not answered (a request or its answer
+    /// may have been lost; voters answer a repeated request as they did the first).
+    /// Without this, one lost message costs a whole election timeout, and a short window
+    /// in which a majority can talk may pass without a leader.
+    pub(crate) fn resend_vote_requests(&mut self) {
+        let Role::Candidate(candidate) = &self.role else {
+            return;
+        };
+        if self.election_elapsed % self.config.heartbeat_interval_ticks() != 0 {
+            return;
+        }
+        let campaign = match (candidate.pre_vote, candidate.transfer) {
+            (true, _) => None,
+            (false, true) => Some(Campaign::Transfer),
+            (false, false) => Some(Campaign::Election),
+        };
+        let silent: Vec<NodeId> = self
+            .config
+            .peers()
+            .filter(|peer| !candidate.granted.contains(peer) && !candidate.refused.contains(peer))
+            .collect();
+        let (request, term) = self.vote_request(campaign);
+        for peer in silent {
+            self.send_in_term(peer, term, Body::RequestVote(request.clone()));
+        }
     }
 
     /// A vote request (its term already settled) or a pre-vote request (term `term`).
@@ -108,7 +168,7 @@ impl Node {
 
     /// Whether this node leads, or follows a leader it heard from within the minimum
     /// election timeout (leader stickiness, thesis §9.6).
-    fn hears_from_leader(&self) -> bool {
+    pub(crate) fn hears_from_leader(&self) -> bool {
         match &self.role {
             Role::Leader(_) => true,
             Role::Follower(follower) => {
@@ -132,6 +192,7 @@ impl Node {
                 self.become_follower(self.term, Some(from));
                 self.handle_install_snapshot(from, snapshot);
             }
+            Body::TimeoutNow(_) => self.handle_timeout_now(),
             Body::AppendEntriesReply(_) | Body::InstallSnapshotReply(_) => {}
         }
     }
@@ -146,6 +207,16 @@ impl Node {
         } else {
             self.term
         };
+        if candidate.pre_vote && !reply.pre_vote && !candidate.term_votes.is_empty() {
+            // A late answer to the real campaign of our term (see `pre_campaign`).
+            if reply.granted && term == self.term {
+                candidate.term_votes.insert(from);
+                if is_majority(self.config.voters().len(), candidate.term_votes.len()) {
+                    self.become_leader();
+                }
+            }
+            return;
+        }
         if reply.pre_vote != candidate.pre_vote || (reply.granted && term != expected_term) {
             return;
         }
@@ -169,7 +240,7 @@ impl Node {
         // A lost election waits for its timer: another candidate may yet win this term.
         if result == VoteResult::Won {
             if candidate.pre_vote {
-                self.campaign();
+                self.campaign(Campaign::Election);
             } else {
                 self.become_leader();
             }

@@ -20,11 +20,28 @@
 //! - **One reply per request.** Stepping a request message yields at most one reply,
 //!   addressed to its sender, in the same step: a request/response runtime can return it
 //!   as the call's response.
-//! - **No entry on election.** A new leader appends nothing of its own, so entries of
-//!   earlier terms commit only when the next command of its term commits (§5.4.2).
+//! - **No entry on election, by default.** A new leader appends nothing of its own, so
+//!   entries of earlier terms commit only when the next command of its term commits
+//!   (§5.4.2). With [`ConfigBuilder::no_op_on_election`] it appends an empty entry of its
+//!   term at once (applied with empty data: the service skips it).
 //! - **Bad input never panics.** Messages from unknown ids, stale terms, impossible
 //!   indexes are ignored or answered as Raft says; undecodable bytes give a
 //!   [`DecodeError`]; an inconsistent persisted state gives a [`RestoreError`].
+//!
+//! # What a production embedder adds
+//!
+//! - **CheckQuorum** ([`ConfigBuilder::check_quorum`], off by default): a leader that has
+//!   not heard from a majority within the largest election timeout steps down; a node
+//!   that heard from a live leader within the smallest election timeout ignores vote
+//!   requests of later terms. Use it with
+//!   [`ConfigBuilder::pre_vote`].
+//! - **ReadIndex reads** ([`Input::ReadIndex`] answered by [`Action::Read`]): linearizable
+//!   reads confirmed by one heartbeat round instead of a log entry. Serve the read once
+//!   the service has applied the returned index. Enable
+//!   [`ConfigBuilder::no_op_on_election`] so a new leader can answer reads at once.
+//! - **Leadership transfer** ([`Input::TransferLeadership`] answered by
+//!   [`Action::Transfer`]): the leader catches the target up and sends it a
+//!   [`TimeoutNow`]; proposals are refused meanwhile ([`ProposeError::Transferring`]).
 //!
 //! # Example: three nodes elect a leader and commit a command
 //!
@@ -83,8 +100,10 @@ macro_rules! planted {
 }
 
 mod action;
+mod assembly;
 #[cfg(feature = "test-hooks")]
 mod bugs;
+mod check_quorum;
 mod config;
 mod election;
 mod log;
@@ -93,17 +112,21 @@ mod node;
 mod persist;
 mod progress;
 pub mod quorum;
+mod read_index;
 mod replication;
 mod snapshot;
+mod transfer;
 mod types;
 
-pub use action::{Action, Apply, Input, ProposeError, Proposed, SnapshotError};
+pub use action::{
+    Action, Apply, Input, ProposeError, Proposed, ReadError, SnapshotError, TransferError,
+};
 #[cfg(feature = "test-hooks")]
 pub use bugs::{Bug, BugSet};
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use message::{
     AppendEntries, AppendEntriesReply, Body, DecodeError, Entry, InstallSnapshot,
-    InstallSnapshotReply, Message, RequestVote, RequestVoteReply,
+    InstallSnapshotReply, Message, RequestVote, RequestVoteReply, TimeoutNow,
 };
 pub use node::{Node, RestoreError, RoleKind};
 pub use persist::{entry_record_len, PersistAction, PersistError, PersistedState, StateError};

@@ -132,7 +132,9 @@ impl RaftLog {
             .next()
     }
 
-    /// Up to `max_bytes` of payload (at least one entry) starting at `from`.
+    /// Entries starting at `from` whose records ([`entry_record_len`], their encoded size
+    /// inside a message) take up to `max_bytes` in all; at least one entry, even if it
+    /// alone is larger.
     pub fn entries_from(&self, from: LogIndex, max_bytes: usize) -> Vec<Entry> {
         let Some(start) = self.position(from) else {
             return Vec::new();
@@ -140,7 +142,7 @@ impl RaftLog {
         let mut budget = max_bytes;
         let mut count = 0;
         for entry in self.entries.range(start..) {
-            let size = entry.data.len();
+            let size = entry_record_len(entry);
             if count > 0 && size > budget {
                 break;
             }

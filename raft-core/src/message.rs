@@ -2,6 +2,12 @@
 //!
 //! Every message is a [`Message`] envelope: sender, receiver, the sender's term and one
 //! [`Body`]. Requests are RequestVote, AppendEntries and InstallSnapshot; each has a reply.
+//! TimeoutNow (leadership transfer) is a request without a reply.
+//!
+//! Fields added after the first version (the read round of AppendEntries and its reply,
+//! the transfer mark of RequestVote, TimeoutNow, the chunk fields of InstallSnapshot and
+//! its reply) are proto3 fields with new tags: a message from an older node decodes with
+//! them zero (no round, no transfer, a whole snapshot in one message, a complete reply).
 //!
 //! The public surface is typed throughout: fields are private, built by constructors
 //! and read by accessors that speak [`NodeId`], [`Term`] and [`LogIndex`]; the raw
@@ -63,7 +69,7 @@ pub struct Message {
     pub(crate) to: u64,
     #[prost(uint64, tag = "3")]
     pub(crate) term: u64,
-    #[prost(oneof = "Body", tags = "4, 5, 6, 7, 8, 9")]
+    #[prost(oneof = "Body", tags = "4, 5, 6, 7, 8, 9, 10")]
     pub(crate) body: Option<Body>,
 }
 
@@ -88,6 +94,9 @@ pub enum Body {
     /// The answer to an InstallSnapshot.
     #[prost(message, tag = "9")]
     InstallSnapshotReply(InstallSnapshotReply),
+    /// A leader tells the target of a leadership transfer to campaign at once.
+    #[prost(message, tag = "10")]
+    TimeoutNow(TimeoutNow),
 }
 
 /// RequestVote (Figure 2): a candidate's bid, with its last log position.
@@ -99,6 +108,8 @@ pub struct RequestVote {
     pub(crate) last_log_term: u64,
     #[prost(bool, tag = "3")]
     pub(crate) pre_vote: bool,
+    #[prost(bool, tag = "4")]
+    pub(crate) transfer: bool,
 }
 
 impl RequestVote {
@@ -108,6 +119,17 @@ impl RequestVote {
             last_log_index: last_log_index.0,
             last_log_term: last_log_term.0,
             pre_vote: false,
+            transfer: false,
+        }
+    }
+
+    /// A vote request of a leadership transfer's target, which campaigns because the
+    /// leader told it to ([`TimeoutNow`]). Voters do not ignore it under CheckQuorum's
+    /// lease: the leader they hear from asked for this election.
+    pub fn transfer(last_log_index: LogIndex, last_log_term: Term) -> RequestVote {
+        RequestVote {
+            transfer: true,
+            ..RequestVote::vote(last_log_index, last_log_term)
         }
     }
 
@@ -133,6 +155,11 @@ impl RequestVote {
     /// Whether this is a pre-vote.
     pub fn is_pre_vote(&self) -> bool {
         self.pre_vote
+    }
+
+    /// Whether this is the campaign of a leadership transfer's target.
+    pub fn is_transfer(&self) -> bool {
+        self.transfer
     }
 }
 
@@ -173,6 +200,8 @@ pub struct AppendEntries {
     pub(crate) entries: Vec<Entry>,
     #[prost(uint64, tag = "4")]
     pub(crate) leader_commit: u64,
+    #[prost(uint64, tag = "5")]
+    pub(crate) round: u64,
 }
 
 impl AppendEntries {
@@ -189,7 +218,16 @@ impl AppendEntries {
             prev_log_term: prev_log_term.0,
             entries,
             leader_commit: leader_commit.0,
+            round: 0,
         }
+    }
+
+    /// The same request tagged with the leader's current heartbeat round (see
+    /// [`AppendEntries::round`]).
+    #[must_use]
+    pub fn with_round(mut self, round: u64) -> AppendEntries {
+        self.round = round;
+        self
     }
 
     /// The index of the entry just before `entries`.
@@ -211,6 +249,25 @@ impl AppendEntries {
     pub fn leader_commit(&self) -> LogIndex {
         LogIndex(self.leader_commit)
     }
+
+    /// The leader's heartbeat round when it sent this request (0: none). The follower
+    /// echoes it in its reply; a majority echoing a round started after a read was asked
+    /// confirms that the leader still led then (ReadIndex).
+    pub fn round(&self) -> u64 {
+        self.round
+    }
+}
+
+/// The most bytes an AppendEntries message takes besides its entries: the envelope
+/// (sender, receiver, term, and the body's tag and length) and the request's four numbers,
+/// each at most 11 bytes (a one-byte tag and a varint of at most 10 bytes).
+const APPEND_ENTRIES_HEADER_MAX_BYTES: usize = 8 * 11;
+
+/// The bytes of entries (each counted as [`entry_record_len`](crate::entry_record_len),
+/// its size inside the message) an AppendEntries may carry so that the whole message
+/// stays within `max_message_bytes`.
+pub(crate) fn append_entries_budget(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_sub(APPEND_ENTRIES_HEADER_MAX_BYTES)
 }
 
 /// The reply to [`AppendEntries`], carrying the fast-backup hint on rejection.
@@ -226,6 +283,8 @@ pub struct AppendEntriesReply {
     pub(crate) conflict_term: u64,
     #[prost(uint64, tag = "5")]
     pub(crate) conflict_index: u64,
+    #[prost(uint64, tag = "6")]
+    pub(crate) round: u64,
 }
 
 impl AppendEntriesReply {
@@ -253,7 +312,15 @@ impl AppendEntriesReply {
             rejected_index: rejected_index.0,
             conflict_term: conflict_term.0,
             conflict_index: conflict_index.0,
+            round: 0,
         }
+    }
+
+    /// The same reply echoing the round of the request it answers.
+    #[must_use]
+    pub fn with_round(mut self, round: u64) -> AppendEntriesReply {
+        self.round = round;
+        self
     }
 
     /// Whether the follower's log matched at the request's previous index and took the entries.
@@ -282,9 +349,20 @@ impl AppendEntriesReply {
     pub fn conflict_index(&self) -> LogIndex {
         LogIndex(self.conflict_index)
     }
+
+    /// The heartbeat round of the request this answers (0 if it carried none).
+    pub fn round(&self) -> u64 {
+        self.round
+    }
 }
 
-/// InstallSnapshot (Figure 13), sent whole in one message.
+/// InstallSnapshot (Figure 13): one chunk of the leader's snapshot, at `offset` of a
+/// snapshot of `total_len` bytes; `done` marks the last chunk.
+///
+/// Every chunk names its snapshot by (last included index, last included term, total
+/// length), so a follower never mixes chunks of two snapshots. A message whose total
+/// length is 0 carries the whole snapshot in `data` (how nodes that sent snapshots whole
+/// encoded it, and how an empty snapshot goes): its offset must then be 0.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct InstallSnapshot {
     #[prost(uint64, tag = "1")]
@@ -293,15 +371,62 @@ pub struct InstallSnapshot {
     pub(crate) last_included_term: u64,
     #[prost(bytes = "bytes", tag = "3")]
     pub(crate) data: Bytes,
+    #[prost(uint64, tag = "4")]
+    pub(crate) offset: u64,
+    #[prost(uint64, tag = "5")]
+    pub(crate) total_len: u64,
+    #[prost(bool, tag = "6")]
+    pub(crate) done: bool,
 }
 
+/// Where a chunk's bytes go in its snapshot, once its fields were found consistent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChunkPlace {
+    /// The offset of the chunk's first byte.
+    pub(crate) offset: u64,
+    /// The offset just past its last byte.
+    pub(crate) end: u64,
+    /// The snapshot's length.
+    pub(crate) total_len: u64,
+}
+
+impl ChunkPlace {
+    /// Whether the chunk is the whole snapshot.
+    pub(crate) fn is_whole(&self) -> bool {
+        self.offset == 0 && self.end == self.total_len
+    }
+}
+
+/// The bytes an InstallSnapshot's data field and `done` flag may add to the encoding of
+/// the same message without data: the field's tag (1) and length (up to 10), the flag
+/// (2), and the growth of the body's own length prefix (up to 9).
+const CHUNK_FRAMING_BYTES: usize = 1 + 10 + 2 + 9;
+
 impl InstallSnapshot {
-    /// A snapshot covering everything up to (`last_included_index`, `last_included_term`).
+    /// The whole snapshot covering everything up to (`last_included_index`,
+    /// `last_included_term`) in one message (a single chunk).
     pub fn new(last_included_index: LogIndex, last_included_term: Term, data: Bytes) -> Self {
+        let total_len = data.len() as u64;
+        InstallSnapshot::chunk(last_included_index, last_included_term, 0, total_len, data)
+    }
+
+    /// The chunk of `data` at `offset` of a snapshot of `total_len` bytes; it is the last
+    /// chunk (`done`) if it reaches `total_len`.
+    pub fn chunk(
+        last_included_index: LogIndex,
+        last_included_term: Term,
+        offset: u64,
+        total_len: u64,
+        data: Bytes,
+    ) -> Self {
+        let done = offset.saturating_add(data.len() as u64) == total_len;
         InstallSnapshot {
             last_included_index: last_included_index.0,
             last_included_term: last_included_term.0,
             data,
+            offset,
+            total_len,
+            done,
         }
     }
 
@@ -315,17 +440,73 @@ impl InstallSnapshot {
         Term(self.last_included_term)
     }
 
-    /// The service's snapshot bytes.
+    /// This chunk's bytes of the service's snapshot.
     pub fn data(&self) -> &Bytes {
         &self.data
+    }
+
+    /// Where this chunk starts in the snapshot.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The snapshot's length in bytes (0: this message carries the whole snapshot).
+    pub fn total_len(&self) -> u64 {
+        self.total_len
+    }
+
+    /// Whether this is the snapshot's last chunk.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Where the chunk's bytes go, or `None` if its fields contradict each other (past
+    /// the total length, a `done` flag that disagrees with it, or a whole-snapshot
+    /// message at a nonzero offset): such a message is malformed.
+    pub(crate) fn place(&self) -> Option<ChunkPlace> {
+        let len = self.data.len() as u64;
+        if self.total_len == 0 {
+            return (self.offset == 0).then_some(ChunkPlace {
+                offset: 0,
+                end: len,
+                total_len: len,
+            });
+        }
+        let end = self.offset.checked_add(len)?;
+        let consistent = end <= self.total_len && self.done == (end == self.total_len);
+        consistent.then_some(ChunkPlace {
+            offset: self.offset,
+            end,
+            total_len: self.total_len,
+        })
+    }
+
+    /// How many snapshot bytes a chunk may carry so that its whole message stays within
+    /// `max_message_bytes`, given the encoded length of the same message without data
+    /// (at least one byte, so that a transfer always moves on).
+    pub(crate) fn data_room(max_message_bytes: usize, header_len: usize) -> usize {
+        max_message_bytes
+            .saturating_sub(header_len + CHUNK_FRAMING_BYTES)
+            .max(1)
     }
 }
 
 /// The reply to [`InstallSnapshot`].
+///
+/// A complete reply (`partial` false, as older nodes send it) says the follower holds
+/// everything up to `last_included_index`. A partial reply answers the chunk at `offset`
+/// of that snapshot: the follower holds its first `next_offset` bytes and wants the chunk
+/// starting there (0 after a restart, which lost what it had assembled).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct InstallSnapshotReply {
     #[prost(uint64, tag = "1")]
     pub(crate) last_included_index: u64,
+    #[prost(bool, tag = "2")]
+    pub(crate) partial: bool,
+    #[prost(uint64, tag = "3")]
+    pub(crate) offset: u64,
+    #[prost(uint64, tag = "4")]
+    pub(crate) next_offset: u64,
 }
 
 impl InstallSnapshotReply {
@@ -333,12 +514,56 @@ impl InstallSnapshotReply {
     pub fn new(last_included_index: LogIndex) -> InstallSnapshotReply {
         InstallSnapshotReply {
             last_included_index: last_included_index.0,
+            ..InstallSnapshotReply::default()
         }
     }
 
-    /// The snapshot index the follower now holds (its match index for the leader).
+    /// The answer to the chunk at `offset` of the snapshot ending at
+    /// `last_included_index`, which the follower holds the first `next_offset` bytes of.
+    pub fn partial(
+        last_included_index: LogIndex,
+        offset: u64,
+        next_offset: u64,
+    ) -> InstallSnapshotReply {
+        InstallSnapshotReply {
+            last_included_index: last_included_index.0,
+            partial: true,
+            offset,
+            next_offset,
+        }
+    }
+
+    /// The snapshot this answers; for a complete reply, the index the follower now holds
+    /// everything up to (its match index for the leader).
     pub fn last_included_index(&self) -> LogIndex {
         LogIndex(self.last_included_index)
+    }
+
+    /// Whether the follower is still assembling the snapshot.
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+
+    /// The offset of the chunk a partial reply answers.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many bytes of the snapshot the follower holds: where the next chunk starts.
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+}
+
+/// TimeoutNow (thesis §3.10): the leader has brought the target of a leadership transfer
+/// up to date and tells it to campaign at once, skipping pre-vote. It has no reply.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimeoutNow {}
+
+impl TimeoutNow {
+    /// The request.
+    pub fn new() -> TimeoutNow {
+        TimeoutNow {}
     }
 }
 
@@ -405,7 +630,7 @@ impl Message {
         )
     }
 
-    /// Whether every term and index the message carries is at most 2^62; a node ignores
+    /// Whether every term, index and round the message carries is at most 2^62; a node ignores
     /// a message that is not (see `MAX_TERM_OR_INDEX`).
     pub(crate) fn within_limits(&self) -> bool {
         let ok = |number: u64| number <= MAX_TERM_OR_INDEX;
@@ -417,6 +642,7 @@ impl Message {
                     ok(a.prev_log_index)
                         && ok(a.prev_log_term)
                         && ok(a.leader_commit)
+                        && ok(a.round)
                         && a.entries.iter().all(|e| ok(e.index) && ok(e.term))
                 }
                 Some(Body::AppendEntriesReply(r)) => {
@@ -424,11 +650,18 @@ impl Message {
                         && ok(r.rejected_index)
                         && ok(r.conflict_term)
                         && ok(r.conflict_index)
+                        && ok(r.round)
                 }
                 Some(Body::InstallSnapshot(s)) => {
-                    ok(s.last_included_index) && ok(s.last_included_term)
+                    ok(s.last_included_index)
+                        && ok(s.last_included_term)
+                        && ok(s.offset)
+                        && ok(s.total_len)
                 }
-                Some(Body::InstallSnapshotReply(r)) => ok(r.last_included_index),
+                Some(Body::InstallSnapshotReply(r)) => {
+                    ok(r.last_included_index) && ok(r.offset) && ok(r.next_offset)
+                }
+                Some(Body::TimeoutNow(_)) => true,
             }
     }
 
@@ -461,7 +694,11 @@ impl Message {
             None => format!("EMPTY {head}"),
             Some(Body::RequestVote(rv)) => format!(
                 "{} {head} last=i{}/t{}",
-                if rv.pre_vote { "PV" } else { "RV" },
+                match (rv.pre_vote, rv.transfer) {
+                    (true, _) => "PV",
+                    (false, true) => "TV",
+                    (false, false) => "RV",
+                },
                 rv.last_log_index,
                 rv.last_log_term
             ),
@@ -471,28 +708,37 @@ impl Message {
                 r.granted
             ),
             Some(Body::AppendEntries(ae)) => format!(
-                "AE {head} prev=i{}/t{} n={} commit=i{}",
+                "AE {head} prev=i{}/t{} n={} commit=i{} r{}",
                 ae.prev_log_index,
                 ae.prev_log_term,
                 ae.entries.len(),
-                ae.leader_commit
+                ae.leader_commit,
+                ae.round
             ),
             Some(Body::AppendEntriesReply(r)) if r.success => {
-                format!("AER {head} ok match=i{}", r.match_index)
+                format!("AER {head} ok match=i{} r{}", r.match_index, r.round)
             }
             Some(Body::AppendEntriesReply(r)) => format!(
-                "AER {head} reject=i{} conflict=t{}@i{}",
-                r.rejected_index, r.conflict_term, r.conflict_index
+                "AER {head} reject=i{} conflict=t{}@i{} r{}",
+                r.rejected_index, r.conflict_term, r.conflict_index, r.round
             ),
             Some(Body::InstallSnapshot(s)) => format!(
-                "IS {head} last=i{}/t{} bytes={}",
+                "IS {head} last=i{}/t{} at={} bytes={} of={}{}",
                 s.last_included_index,
                 s.last_included_term,
-                s.data.len()
+                s.offset,
+                s.data.len(),
+                s.total_len,
+                if s.done { " done" } else { "" }
+            ),
+            Some(Body::InstallSnapshotReply(r)) if r.partial => format!(
+                "ISR {head} last=i{} partial at={} next={}",
+                r.last_included_index, r.offset, r.next_offset
             ),
             Some(Body::InstallSnapshotReply(r)) => {
                 format!("ISR {head} last=i{}", r.last_included_index)
             }
+            Some(Body::TimeoutNow(_)) => format!("TN {head}"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The Raft node: its state, the single entry point [`Node::step`], role transitions and
-//! queries. Message handling per role lives in `election`, `replication` and `snapshot`.
+//! queries. Message handling per role lives in `election`, `replication` and `snapshot`;
+//! CheckQuorum, ReadIndex and leadership transfer in modules of their own.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,6 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::action::{Action, Apply, Input};
+use crate::assembly::Assembly;
+use crate::check_quorum::Contact;
 use crate::config::Config;
 use crate::log::RaftLog;
 use crate::message::{
@@ -15,6 +18,8 @@ use crate::message::{
 };
 use crate::persist::{header_record_len, PersistAction, PersistedState, StateError};
 use crate::progress::Progress;
+use crate::read_index::ReadQueue;
+use crate::transfer::Transfer;
 use crate::types::{LogIndex, NodeId, Term};
 
 /// The role a node plays in its current term.
@@ -42,14 +47,21 @@ pub(crate) enum Role {
 pub(crate) struct Follower {
     /// The leader heard from in the current term.
     pub(crate) leader: Option<NodeId>,
+    /// The snapshot being received in chunks, if any.
+    pub(crate) assembly: Option<Assembly>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Candidate {
     /// A pre-vote round: the term is not raised and nothing is persisted.
     pub(crate) pre_vote: bool,
+    /// The campaign of a leadership transfer's target.
+    pub(crate) transfer: bool,
     pub(crate) granted: BTreeSet<NodeId>,
     pub(crate) refused: BTreeSet<NodeId>,
+    /// In a pre-vote round after a real campaign of the current term: the real votes of
+    /// that term granted so far (late answers still count, see `record_vote`).
+    pub(crate) term_votes: BTreeSet<NodeId>,
 }
 
 #[derive(Clone, Debug)]
@@ -57,6 +69,12 @@ pub(crate) struct Leader {
     /// One entry per peer (never this node).
     pub(crate) progress: BTreeMap<NodeId, Progress>,
     pub(crate) heartbeat_elapsed: u32,
+    /// When each peer last answered (CheckQuorum).
+    pub(crate) contact: Contact,
+    /// Heartbeat rounds and the reads waiting on them (ReadIndex).
+    pub(crate) reads: ReadQueue,
+    /// The leadership transfer under way.
+    pub(crate) transfer: Option<Transfer>,
 }
 
 /// Why [`Node::restore`] refused a persisted state.
@@ -164,8 +182,12 @@ impl Node {
             Input::Propose(data) => self.propose(vec![data]),
             Input::ProposeBatch(batch) => self.propose(batch),
             Input::Snapshot { index, data } => self.take_service_snapshot(index, data),
+            Input::ReadIndex { context } => self.read_index(context),
+            Input::TransferLeadership { target } => self.transfer_leadership(target),
         }
         self.apply_committed();
+        // After the applies: a read answered in this step is already applicable.
+        self.advance_reads();
         #[cfg(debug_assertions)]
         {
             assert!(self.term >= before.0, "term went backwards");
@@ -181,16 +203,27 @@ impl Node {
     fn tick(&mut self) {
         match &mut self.role {
             Role::Leader(leader) => {
+                leader.contact.tick();
+                if self.check_quorum_on_tick() {
+                    return;
+                }
+                self.transfer_on_tick();
+                let Role::Leader(leader) = &mut self.role else {
+                    return;
+                };
                 leader.heartbeat_elapsed += 1;
                 if leader.heartbeat_elapsed >= self.config.heartbeat_interval_ticks() {
                     leader.heartbeat_elapsed = 0;
                     self.broadcast_heartbeat();
+                    self.transfer_on_heartbeat();
                 }
             }
             Role::Follower(_) | Role::Candidate(_) => {
                 self.election_elapsed += 1;
                 if self.election_elapsed >= self.election_timeout {
                     self.start_election();
+                } else {
+                    self.resend_vote_requests();
                 }
             }
         }
@@ -210,9 +243,15 @@ impl Node {
         let Some(body) = message.body else {
             return;
         };
+        if self.ignores_under_lease(term, &body) {
+            return;
+        }
         if term > self.term && moves_term(&body) {
-            let leader =
-                matches!(body, Body::AppendEntries(_) | Body::InstallSnapshot(_)).then_some(from);
+            let leader = matches!(
+                body,
+                Body::AppendEntries(_) | Body::InstallSnapshot(_) | Body::TimeoutNow(_)
+            )
+            .then_some(from);
             if self.is_leader() && is_reply(&body) && planted!(self.config, StepDownKeepsLeading) {
                 // Adopts the term but keeps leading, with its old self-vote.
                 self.term = term;
@@ -248,7 +287,8 @@ impl Node {
                 }
                 Body::RequestVoteReply(_)
                 | Body::AppendEntriesReply(_)
-                | Body::InstallSnapshotReply(_) => return,
+                | Body::InstallSnapshotReply(_)
+                | Body::TimeoutNow(_) => return,
             };
         self.send(from, reply);
     }
@@ -264,6 +304,7 @@ impl Node {
                 self.heard_from_leader(from);
                 self.handle_install_snapshot(from, snapshot);
             }
+            Body::TimeoutNow(_) => self.handle_timeout_now(),
             Body::RequestVoteReply(_)
             | Body::AppendEntriesReply(_)
             | Body::InstallSnapshotReply(_) => {}
@@ -273,10 +314,29 @@ impl Node {
     fn step_leader(&mut self, from: NodeId, term: Term, body: Body) {
         match body {
             Body::RequestVote(rv) => self.handle_request_vote(from, term, &rv),
-            Body::AppendEntriesReply(reply) => self.handle_append_reply(from, &reply),
-            Body::InstallSnapshotReply(reply) => self.handle_snapshot_reply(from, &reply),
+            Body::AppendEntriesReply(reply) => {
+                self.heard_from_peer(from);
+                self.acknowledge_round(from, reply.round());
+                self.handle_append_reply(from, &reply);
+                self.maybe_send_timeout_now(from);
+            }
+            Body::InstallSnapshotReply(reply) => {
+                self.heard_from_peer(from);
+                self.handle_snapshot_reply(from, &reply);
+                self.maybe_send_timeout_now(from);
+            }
             // Another leader in our own term would break election safety; ignore it.
-            Body::AppendEntries(_) | Body::InstallSnapshot(_) | Body::RequestVoteReply(_) => {}
+            Body::AppendEntries(_)
+            | Body::InstallSnapshot(_)
+            | Body::RequestVoteReply(_)
+            | Body::TimeoutNow(_) => {}
+        }
+    }
+
+    /// A leader heard from `peer` in its term (CheckQuorum).
+    fn heard_from_peer(&mut self, peer: NodeId) {
+        if let Role::Leader(leader) = &mut self.role {
+            leader.contact.heard(peer);
         }
     }
 
@@ -297,7 +357,8 @@ impl Node {
     }
 
     /// Becomes a follower of `term` (which must not be older than ours), persisting the
-    /// hard state if the term moved.
+    /// hard state if the term moved. A leader stepping down refuses its pending reads
+    /// and drops its transfer.
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
         debug_assert!(term >= self.term, "becoming follower of an older term");
         if term > self.term {
@@ -305,7 +366,14 @@ impl Node {
             self.voted_for = None;
             self.persist_hard_state();
         }
-        self.role = Role::Follower(Follower { leader });
+        let follower = Follower {
+            leader,
+            assembly: None,
+        };
+        let previous = std::mem::replace(&mut self.role, Role::Follower(follower));
+        if let Role::Leader(mut old) = previous {
+            self.refuse_reads(&mut old.reads, leader);
+        }
         self.reset_election_timer();
     }
 
@@ -324,8 +392,17 @@ impl Node {
         self.role = Role::Leader(Leader {
             progress,
             heartbeat_elapsed: 0,
+            contact: Contact::new(self.config.peers()),
+            reads: ReadQueue::new(self.config.peers()),
+            transfer: None,
         });
-        self.broadcast_heartbeat();
+        if self.config.no_op_on_election() {
+            // The empty entry goes out at once, as the first round's AppendEntries.
+            self.start_round();
+            self.append_and_replicate(vec![Bytes::new()]);
+        } else {
+            self.broadcast_heartbeat();
+        }
         self.maybe_commit();
     }
 
@@ -368,11 +445,22 @@ impl Node {
                         return Err(format!("{peer} matches past the leader's last index"));
                     }
                 }
+                leader.reads.check(self.log.committed())?;
+                if let Some(transfer) = leader.transfer {
+                    if !leader.progress.contains_key(&transfer.target) {
+                        return Err("a transfer targets a node that is not a peer".into());
+                    }
+                }
             }
             Role::Candidate(candidate) => {
                 let own_vote = candidate.granted.contains(&self.config.id());
                 if !own_vote || (!candidate.pre_vote && self.voted_for != Some(self.config.id())) {
                     return Err("a candidate votes for itself".into());
+                }
+                let campaigned = candidate.term_votes.contains(&self.config.id())
+                    && self.voted_for == Some(self.config.id());
+                if !candidate.term_votes.is_empty() && !campaigned {
+                    return Err("a pre-candidate keeps votes of a campaign it ran".into());
                 }
             }
             Role::Follower(_) => {}
@@ -420,6 +508,13 @@ impl Node {
         matches!(self.role, Role::Leader(_))
     }
 
+    /// Ticks since this node's election timer last restarted (a leader's stays where it
+    /// was when it was elected). A driver can tell a candidate's repeated vote requests
+    /// (the timer runs on) from a new round (it restarts).
+    pub fn election_elapsed(&self) -> u32 {
+        self.election_elapsed
+    }
+
     /// The leader of the current term, as far as this node knows.
     pub fn leader_hint(&self) -> Option<NodeId> {
         match &self.role {
@@ -436,6 +531,27 @@ impl Node {
             Role::Leader(leader) => leader.progress.get(&peer),
             Role::Follower(_) | Role::Candidate(_) => None,
         }
+    }
+
+    /// The target of the leadership transfer this leader is carrying out, if any (it
+    /// takes no proposals meanwhile).
+    pub fn transfer_target(&self) -> Option<NodeId> {
+        self.transferring_to()
+    }
+
+    /// The reads this leader has not answered yet (0 on any other role).
+    pub fn pending_reads(&self) -> usize {
+        match &self.role {
+            Role::Leader(leader) => leader.reads.len(),
+            _ => 0,
+        }
+    }
+
+    /// Whether this node leads and an entry of its term has committed: its commit index
+    /// then covers every entry committed before its election, and reads are answered
+    /// after one confirmation round.
+    pub fn is_ready_for_reads(&self) -> bool {
+        self.is_leader() && self.committed_in_term()
     }
 
     /// The commit index.

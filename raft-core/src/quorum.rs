@@ -12,19 +12,21 @@ pub fn majority_index(match_indexes: &[LogIndex]) -> LogIndex {
     majority_of(match_indexes.iter().copied())
 }
 
-/// [`majority_index`] of indexes given one by one (the leader's hot path: no allocation
-/// for clusters of up to 16 voters).
-pub(crate) fn majority_of(match_indexes: impl IntoIterator<Item = LogIndex>) -> LogIndex {
+/// [`majority_index`] of values given one by one (the leader's hot path: no allocation
+/// for clusters of up to 16 voters). Also the highest heartbeat round a majority echoed.
+pub(crate) fn majority_of<T: Copy + Ord + Default>(
+    match_indexes: impl IntoIterator<Item = T>,
+) -> T {
     held_by(match_indexes, |voters| voters / 2 + 1)
 }
 
-/// The largest index that at least `quorum(n)` of the `n` given match indexes hold
-/// (0 if there are none, or if the quorum is 0 or more than `n`).
-pub(crate) fn held_by(
-    match_indexes: impl IntoIterator<Item = LogIndex>,
+/// The largest value that at least `quorum(n)` of the `n` given values hold (the default,
+/// 0, if there are none, or if the quorum is 0 or more than `n`).
+pub(crate) fn held_by<T: Copy + Ord + Default>(
+    match_indexes: impl IntoIterator<Item = T>,
     quorum: impl Fn(usize) -> usize,
-) -> LogIndex {
-    let mut small = [LogIndex::ZERO; SMALL_CLUSTER];
+) -> T {
+    let mut small = [T::default(); SMALL_CLUSTER];
     let mut large = Vec::new();
     let mut count = 0;
     for index in match_indexes {
@@ -46,7 +48,7 @@ pub(crate) fn held_by(
     };
     let needed = quorum(count);
     if needed == 0 || needed > count {
-        return LogIndex::ZERO;
+        return T::default();
     }
     // Descending order: position k - 1 is the k-th largest.
     scratch.sort_unstable_by(|a, b| b.cmp(a));
@@ -62,6 +64,11 @@ pub enum VoteResult {
     Lost,
     /// Neither yet.
     Pending,
+}
+
+/// Whether `count` of `voters` voters are a majority.
+pub fn is_majority(voters: usize, count: usize) -> bool {
+    count > voters / 2
 }
 
 /// Tallies `granted` and `refused` votes among `voters` voters.

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::action::{Action, ProposeError, Proposed};
-use crate::message::{AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot};
+use crate::message::{append_entries_budget, AppendEntries, AppendEntriesReply, Body, Entry};
 use crate::node::{Node, Role};
 use crate::persist::PersistAction;
 use crate::progress::ProgressMode;
@@ -14,21 +14,35 @@ use crate::types::{LogIndex, NodeId, Term};
 impl Node {
     /// Appends the commands to the leader's log and streams them to the followers.
     pub(crate) fn propose(&mut self, commands: Vec<Bytes>) {
-        if !self.is_leader() {
-            let leader_hint = self.leader_hint();
-            self.actions
-                .push(Action::Proposal(Err(ProposeError::NotLeader {
-                    leader_hint,
-                })));
+        let refusal = if !self.is_leader() {
+            Some(ProposeError::NotLeader {
+                leader_hint: self.leader_hint(),
+            })
+        } else if let Some(target) = self.transferring_to() {
+            Some(ProposeError::Transferring { target })
+        } else if commands.is_empty() {
+            Some(ProposeError::EmptyBatch)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            self.actions.push(Action::Proposal(Err(refusal)));
             return;
         }
-        if commands.is_empty() {
-            self.actions
-                .push(Action::Proposal(Err(ProposeError::EmptyBatch)));
-            return;
-        }
-        let first = self.log.last_index().next();
         let count = commands.len() as u64;
+        let first = self.append_and_replicate(commands);
+        self.actions.push(Action::Proposal(Ok(Proposed {
+            index: first,
+            term: self.term,
+            count,
+        })));
+        self.maybe_commit();
+    }
+
+    /// Appends commands of the leader's term to its log, persists them and streams them
+    /// to the followers; returns the index of the first.
+    pub(crate) fn append_and_replicate(&mut self, commands: Vec<Bytes>) -> LogIndex {
+        let first = self.log.last_index().next();
         let entries: Vec<Entry> = commands
             .into_iter()
             .enumerate()
@@ -40,12 +54,7 @@ impl Node {
         self.actions
             .push(Action::Persist(PersistAction::Append(entries)));
         self.broadcast_append();
-        self.actions.push(Action::Proposal(Ok(Proposed {
-            index: first,
-            term: self.term,
-            count,
-        })));
-        self.maybe_commit();
+        first
     }
 
     /// The voter at `position` among the voters, unless it is this node. Looping over
@@ -70,8 +79,9 @@ impl Node {
     /// entries sent earlier were lost, it rejects, and the leader probes from its hint. A
     /// probed follower that answered since the last heartbeat gets entries (or the
     /// snapshot); one that did not gets an empty probe, so nothing large is resent
-    /// to a follower that may be gone.
+    /// to a follower that may be gone. Every heartbeat starts a new round (ReadIndex).
     pub(crate) fn broadcast_heartbeat(&mut self) {
+        self.start_round();
         for position in 0..self.config.voters().len() {
             let Some(peer) = self.peer_at(position) else {
                 continue;
@@ -85,9 +95,7 @@ impl Node {
             let active = progress.on_heartbeat();
             match progress.mode {
                 ProgressMode::Probe { .. } if active => self.send_append(peer, true),
-                // Has the snapshot been installed? A yes moves the follower on; a no is
-                // ignored while the snapshot is in flight.
-                ProgressMode::Snapshot { index, .. } => self.send_empty_append_at(peer, index),
+                ProgressMode::Snapshot { .. } => self.heartbeat_snapshot(peer, active),
                 _ => self.send_empty_append(peer),
             }
         }
@@ -108,7 +116,7 @@ impl Node {
 
     /// An AppendEntries without entries whose previous entry is `prev` (or our last
     /// entry, if we no longer know the term at `prev`).
-    fn send_empty_append_at(&mut self, peer: NodeId, prev: LogIndex) {
+    pub(crate) fn send_empty_append_at(&mut self, peer: NodeId, prev: LogIndex) {
         let prev = if self.log.term_at(prev).is_some() && prev >= self.log.snapshot_index() {
             prev
         } else {
@@ -118,7 +126,10 @@ impl Node {
             return;
         };
         let append = AppendEntries::new(prev, prev_term, Vec::new(), self.log.committed());
-        self.send(peer, Body::AppendEntries(append));
+        self.send(
+            peer,
+            Body::AppendEntries(append.with_round(self.current_round())),
+        );
         if let Role::Leader(leader) = &mut self.role {
             if let Some(progress) = leader.progress.get_mut(&peer) {
                 progress.on_sent(prev);
@@ -146,33 +157,22 @@ impl Node {
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
         };
-        let entries = self
-            .log
-            .entries_from(progress.next_index, self.config.max_message_bytes());
+        let entries = self.log.entries_from(
+            progress.next_index,
+            append_entries_budget(self.config.max_message_bytes()),
+        );
         if entries.is_empty() && !allow_empty {
             return;
         }
         let last_sent = entries.last().map_or(prev, Entry::index);
         let append = AppendEntries::new(prev, prev_term, entries, self.log.committed());
-        self.send(peer, Body::AppendEntries(append));
+        self.send(
+            peer,
+            Body::AppendEntries(append.with_round(self.current_round())),
+        );
         if let Role::Leader(leader) = &mut self.role {
             if let Some(progress) = leader.progress.get_mut(&peer) {
                 progress.on_sent(last_sent);
-            }
-        }
-    }
-
-    fn send_snapshot(&mut self, peer: NodeId) {
-        let snapshot = InstallSnapshot::new(
-            self.log.snapshot_index(),
-            self.log.snapshot_term(),
-            self.snapshot_data.clone(),
-        );
-        let index = self.log.snapshot_index();
-        self.send(peer, Body::InstallSnapshot(snapshot));
-        if let Role::Leader(leader) = &mut self.role {
-            if let Some(progress) = leader.progress.get_mut(&peer) {
-                progress.on_snapshot_sent(index);
             }
         }
     }
@@ -258,8 +258,17 @@ impl Node {
         }
     }
 
-    /// The follower's side of AppendEntries (the term is already settled as ours).
+    /// Starts a leader's next heartbeat round: every AppendEntries from now on carries it.
+    pub(crate) fn start_round(&mut self) {
+        if let Role::Leader(leader) = &mut self.role {
+            leader.reads.start_round();
+        }
+    }
+
+    /// The follower's side of AppendEntries (the term is already settled as ours). Every
+    /// answer echoes the request's round.
     pub(crate) fn handle_append_entries(&mut self, from: NodeId, append: AppendEntries) {
+        let round = append.round;
         let Some((prev, entries)) =
             self.skip_compacted(append.prev_log_index, append.prev_log_term, append.entries)
         else {
@@ -272,7 +281,8 @@ impl Node {
         match self.log.term_at(prev_index) {
             None => {
                 // Our log is too short: tell the leader where it ends.
-                self.reject_append(from, prev_index, Term::ZERO, self.log.last_index().next());
+                let end = self.log.last_index().next();
+                self.reject_append(from, round, (prev_index, Term::ZERO, end));
                 return;
             }
             Some(term) if term != prev.1 && !planted!(self.config, IgnorePrevTerm) => {
@@ -280,7 +290,7 @@ impl Node {
                 if planted!(self.config, BackupHintOffByOne) {
                     first = first.next();
                 }
-                self.reject_append(from, prev_index, term, first);
+                self.reject_append(from, round, (prev_index, term, first));
                 return;
             }
             Some(_) => {}
@@ -297,10 +307,8 @@ impl Node {
         };
         self.log
             .commit_to(LogIndex(append.leader_commit).min(vouched));
-        self.send(
-            from,
-            Body::AppendEntriesReply(AppendEntriesReply::success(last_new)),
-        );
+        let reply = AppendEntriesReply::success(last_new).with_round(round);
+        self.send(from, Body::AppendEntriesReply(reply));
         if planted!(self.config, AckBeforePersist) {
             // The reply goes out before the entries it acknowledges are durable.
             if let Some(reply) = self.actions.pop() {
@@ -381,15 +389,11 @@ impl Node {
         }
     }
 
-    fn reject_append(
-        &mut self,
-        to: NodeId,
-        rejected: LogIndex,
-        conflict_term: Term,
-        conflict_index: LogIndex,
-    ) {
+    /// Rejects an AppendEntries of `round` at (rejected index, conflict term, conflict index).
+    fn reject_append(&mut self, to: NodeId, round: u64, at: (LogIndex, Term, LogIndex)) {
+        let (rejected, conflict_term, conflict_index) = at;
         let reply = AppendEntriesReply::reject(rejected, conflict_term, conflict_index);
-        self.send(to, Body::AppendEntriesReply(reply));
+        self.send(to, Body::AppendEntriesReply(reply.with_round(round)));
     }
 }
 

@@ -194,3 +194,65 @@ fn s9_6_cluster_with_pre_vote_elects_and_commits() {
             .all(|&id| r.node(id).applied_index() == LogIndex(1))
     });
 }
+
+#[test]
+fn s9_6_late_votes_of_a_timed_out_campaign_still_elect() {
+    let mut n = pre_vote_node(1, 5, 2, &[1, 2]);
+    tick_until_actions(&mut n);
+    n.step(msg(pre_vote_reply(2, 1, 3, true)));
+    n.step(msg(pre_vote_reply(3, 1, 3, true)));
+    assert_eq!((n.role(), n.term()), (RoleKind::Candidate, Term(3)));
+    n.step(msg(router::build::vote(2, 1, 3, true)));
+    // The other answers are held back past the election timeout: a new pre-vote starts.
+    let actions = loop {
+        let actions = n.step(Input::Tick);
+        if n.role() == RoleKind::PreCandidate {
+            break actions;
+        }
+    };
+    assert_eq!((n.role(), n.term()), (RoleKind::PreCandidate, Term(3)));
+    assert_eq!(sends(&actions).len(), 4);
+    assert!(sends(&actions).iter().all(|m| is_pre_vote(m)));
+    // A stale or refused answer changes nothing; a late grant of term 3 completes it.
+    n.step(msg(router::build::vote(4, 1, 2, true)));
+    n.step(msg(router::build::vote(5, 1, 3, false)));
+    assert_eq!(n.role(), RoleKind::PreCandidate);
+    let actions = n.step(msg(router::build::vote(3, 1, 3, true)));
+    assert_eq!((n.role(), n.term()), (RoleKind::Leader, Term(3)));
+    assert_eq!(
+        sends(&actions).len(),
+        4,
+        "the new leader asserts itself at once"
+    );
+    assert!(
+        persists(&actions).is_empty(),
+        "the vote of term 3 was already durable"
+    );
+}
+
+#[test]
+fn s9_6_real_votes_do_not_count_for_a_pre_candidate_that_never_campaigned() {
+    let mut n = pre_vote_node(1, 3, 2, &[1, 2]);
+    tick_until_actions(&mut n);
+    n.step(msg(router::build::vote(2, 1, 2, true)));
+    n.step(msg(router::build::vote(3, 1, 2, true)));
+    assert_eq!((n.role(), n.term()), (RoleKind::PreCandidate, Term(2)));
+}
+
+#[test]
+fn s9_6_pre_candidate_asks_silent_peers_again_every_heartbeat() {
+    let mut n = pre_vote_node(1, 3, 2, &[1, 2]);
+    tick_until_actions(&mut n);
+    n.step(msg(pre_vote_reply(2, 1, 2, false)));
+    let mut again = Vec::new();
+    for _ in 0..n.config().heartbeat_interval_ticks() {
+        again.extend(n.step(Input::Tick));
+    }
+    let requests = sends(&again);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].to(), NodeId(3));
+    assert!(is_pre_vote(requests[0]));
+    assert_eq!(requests[0].term(), Term(3), "still the next term");
+    assert!(persists(&again).is_empty());
+    assert_eq!((n.role(), n.term()), (RoleKind::PreCandidate, Term(2)));
+}

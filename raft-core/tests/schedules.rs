@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use raft_core::{Apply, PersistAction};
-use router::schedule::{figure8_schedule, heal_and_converge, run, schedule, Op};
+use router::schedule::{
+    figure8_schedule, heal_and_converge, production_schedule, run, schedule, Op,
+};
 use router::Router;
 
 fn fast_cluster(n: u64) -> Router {
@@ -76,6 +78,80 @@ proptest! {
         run(&mut r, &ops);
         heal_and_converge(&mut r);
     }
+}
+
+fn fast_production_cluster(n: u64) -> Router {
+    Router::with_builder(n, |b| {
+        b.election_timeout_ticks(10, 20)
+            .heartbeat_interval_ticks(3)
+            .max_message_bytes(16)
+            .pre_vote(true)
+            .check_quorum(true)
+            .no_op_on_election(true)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(13),
+        ..ProptestConfig::with_cases(256)
+    })]
+
+    /// Reads (checked by the router: one answer each, never stale), transfers and
+    /// CheckQuorum step-downs under the same faults.
+    #[test]
+    fn check_quorum_reads_and_transfers_stay_safe_and_recover(
+        n in prop_oneof![Just(3u64), Just(5u64)],
+        ops in production_schedule(5, 20..200),
+    ) {
+        let ops: Vec<Op> = ops.into_iter().filter(|op| op_fits(op, n)).collect();
+        let mut r = fast_production_cluster(n);
+        run(&mut r, &ops);
+        heal_and_converge(&mut r);
+    }
+}
+
+/// Whether `op` names only nodes of a cluster of `n`.
+fn op_fits(op: &Op, n: u64) -> bool {
+    let node = match *op {
+        Op::Tick { node, .. }
+        | Op::Crash { node }
+        | Op::Elect { node }
+        | Op::Restart { node }
+        | Op::Snapshot { node }
+        | Op::Isolate { node } => Some(node),
+        Op::Propose { node } | Op::Read { node } => node,
+        Op::Transfer { target } => Some(target),
+        _ => None,
+    };
+    node.map_or(true, |node| node <= n)
+}
+
+/// Reads and transfers in random schedules do happen, and complete.
+#[test]
+fn production_schedules_answer_reads_and_complete_transfers() {
+    let mut runner = TestRunner::deterministic();
+    let (mut answered, mut refused, mut transfers) = (0, 0, 0);
+    for _ in 0..64 {
+        let ops = production_schedule(3, 20..200)
+            .new_tree(&mut runner)
+            .expect("a schedule")
+            .current();
+        let mut r = fast_production_cluster(3);
+        run(&mut r, &ops);
+        heal_and_converge(&mut r);
+        answered += r.reads.iter().filter(|(_, _, o)| o.is_ok()).count();
+        refused += r.reads.iter().filter(|(_, _, o)| o.is_err()).count();
+        let campaigns = r.delivered.iter().filter(
+            |m| matches!(m.body(), Some(raft_core::Body::RequestVote(rv)) if rv.is_transfer()),
+        );
+        transfers += campaigns.count();
+    }
+    println!("{answered} reads answered, {refused} refused, {transfers} transfer vote requests");
+    assert!(answered >= 50, "only {answered} reads answered");
+    assert!(refused >= 20, "only {refused} reads refused");
+    assert!(transfers >= 10, "only {transfers} transfer campaigns");
 }
 
 /// The fuzzing above is only worth its time if schedules reach the hard paths.

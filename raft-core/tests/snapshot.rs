@@ -363,9 +363,10 @@ fn a_slow_install_snapshot_reply_costs_no_second_snapshot() {
     let is_install_reply = |m: &Message| matches!(m.body(), Some(Body::InstallSnapshotReply(_)));
     let heartbeat = u64::from(r.config(1).heartbeat_interval_ticks());
     let patience = u64::from(raft_core::SNAPSHOT_PATIENCE_HEARTBEATS);
-    // Fewer heartbeats than the leader's patience: the snapshot goes out once, and the
-    // heartbeat probe at the snapshot index tells the leader it was installed.
-    for _ in 0..heartbeat * (patience - 2) {
+    // More heartbeats than the leader's patience: the snapshot goes out once, and the
+    // heartbeat probe at the snapshot index, before the patience runs out, tells the
+    // leader it was installed.
+    for _ in 0..heartbeat * (patience + 3) {
         r.drop_where(is_install_reply);
         r.deliver_all();
         r.tick(1);

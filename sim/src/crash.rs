@@ -10,9 +10,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use raft_core::{Action, Body, PersistAction};
+use raft_core::{Body, PersistAction};
 
 use crate::rng::Stream;
+use crate::world::Effect;
 
 /// The kind of step a crash point aims at, read from the step's actions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,18 +68,18 @@ impl StepKind {
     }
 
     /// Whether a step with these actions is of this kind.
-    pub fn matches(self, actions: &[Action]) -> bool {
-        actions.iter().any(|action| self.matches_action(action))
+    pub fn matches(self, effects: &[Effect]) -> bool {
+        effects.iter().any(|effect| self.matches_effect(effect))
     }
 
-    fn matches_action(self, action: &Action) -> bool {
-        let body = match action {
-            Action::Send(message) => message.body(),
+    fn matches_effect(self, effect: &Effect) -> bool {
+        let body = match effect {
+            Effect::Send(message) => message.body(),
             _ => None,
         };
         match self {
-            StepKind::Any => matches!(action, Action::Persist(_) | Action::Send(_)),
-            StepKind::Persist => matches!(action, Action::Persist(_)),
+            StepKind::Any => matches!(effect, Effect::Persist(_) | Effect::Send(_)),
+            StepKind::Persist => matches!(effect, Effect::Persist(_)),
             StepKind::Campaign => {
                 matches!(body, Some(Body::RequestVote(request)) if !request.is_pre_vote())
             }
@@ -89,12 +90,12 @@ impl StepKind {
                 body,
                 Some(Body::RequestVoteReply(reply)) if reply.granted() && !reply.is_pre_vote()
             ),
-            StepKind::Append => matches!(action, Action::Persist(PersistAction::Append(_))),
+            StepKind::Append => matches!(effect, Effect::Persist(PersistAction::Append(_))),
             StepKind::Ack => {
                 matches!(body, Some(Body::AppendEntriesReply(reply)) if reply.is_success())
             }
             StepKind::Snapshot => {
-                matches!(action, Action::Persist(PersistAction::Snapshot { .. }))
+                matches!(effect, Effect::Persist(PersistAction::Snapshot { .. }))
             }
             StepKind::Leader => {
                 matches!(
@@ -148,11 +149,11 @@ impl CrashPoints {
 
     /// For a step with these actions: how many of them to carry out before crashing, if
     /// this step crashes.
-    pub fn draw(&mut self, actions: &[Action]) -> Option<usize> {
+    pub fn draw(&mut self, effects: &[Effect]) -> Option<usize> {
         let (kind, per_mille) = self.armed?;
-        if actions.is_empty() || !kind.matches(actions) || !self.rng.chance(per_mille, 1000) {
+        if effects.is_empty() || !kind.matches(effects) || !self.rng.chance(per_mille, 1000) {
             return None;
         }
-        Some(self.rng.index(actions.len()))
+        Some(self.rng.index(effects.len()))
     }
 }

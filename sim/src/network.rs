@@ -177,6 +177,13 @@ impl Network {
             && self.rng.chance(survives, 1000)
     }
 
+    /// Whether a message whose sender crashed while it was in flight still arrives, on a
+    /// link that is not part of the server network (a clerk's).
+    pub fn survives_crash_roll(&mut self) -> bool {
+        let survives = self.config.survives_sender_crash_per_mille;
+        survives > 0 && self.rng.chance(survives, 1000)
+    }
+
     /// Decides the fate of a message sent now over a link that is up.
     pub fn fate(&mut self, is_reply: bool) -> Fate {
         let config = &self.config;

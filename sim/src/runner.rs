@@ -51,8 +51,20 @@ pub struct RunReport {
     pub peak_messages_per_s: u64,
     /// Events run.
     pub events: u64,
+    /// The largest persisted snapshot seen (KV scenarios).
+    pub max_snapshot: usize,
+    /// The largest encoded Raft message sent (the world fails a run past the limit).
+    pub max_message: usize,
+    /// InstallSnapshot chunks sent.
+    pub snapshot_chunks: u64,
+    /// Client operations completed (KV scenarios).
+    pub ops: u64,
+    /// Search steps the linearizability checker spent on the history (KV scenarios).
+    pub linearizability_steps: u64,
     /// Trace lines (only when asked for).
     pub trace: Vec<String>,
+    /// The clients' history of a KV scenario (only when the trace is asked for).
+    pub kv_history: Vec<crate::kv::RecordedOp>,
 }
 
 /// Runs `scenario` under `seed`, recording the trace lines if `record_trace`.
@@ -86,13 +98,28 @@ pub fn run_with(
         messages: 0,
         peak_messages_per_s: 0,
         events: 0,
+        max_snapshot: 0,
+        max_message: 0,
+        snapshot_chunks: 0,
+        ops: 0,
+        linearizability_steps: 0,
         trace: Vec::new(),
+        kv_history: Vec::new(),
     };
     let mut hash: u64 = 0;
     for &servers in scenario.servers {
         let label = format!("{}-{servers}", scenario.id);
         let world_seed = Stream::new(seed, &label).next_u64();
-        let (result, world) = run_cluster(scenario, servers, world_seed, record_trace, setup);
+        let (mut result, world) = run_cluster(scenario, servers, world_seed, record_trace, setup);
+        if scenario.kv.is_some() {
+            report.ops += world.kv.history.completed();
+            if result.is_ok() {
+                match crate::kv::check_linearizable(world.kv.history.ops()) {
+                    Ok(steps) => report.linearizability_steps += steps,
+                    Err(failure) => result = Err(crate::tester::Failure(failure)),
+                }
+            }
+        }
         hash = hash.rotate_left(17) ^ world.trace.hash();
         report.sim_ms += world.now();
         report.peers = report.peers.max(servers);
@@ -107,7 +134,13 @@ pub fn run_with(
             .peak_messages_per_s
             .max(world.usage.peak_messages_per_second);
         report.events += world.usage.events;
+        report.max_snapshot = report.max_snapshot.max(world.stats.max_snapshot);
+        report.max_message = report.max_message.max(world.stats.max_message);
+        report.snapshot_chunks += world.stats.snapshot_chunks;
         report.trace.extend(world.trace.lines().iter().cloned());
+        if record_trace {
+            report.kv_history.extend_from_slice(world.kv.history.ops());
+        }
         let result = result.and_then(|()| {
             crate::checkers::efficiency::check_run(&world, servers).map_err(crate::tester::Failure)
         });
@@ -132,7 +165,7 @@ fn run_cluster(
         unreliable: scenario.unreliable,
         ..NetworkConfig::default()
     };
-    let world = World::new(
+    let mut world = World::new(
         servers,
         seed,
         setup.clone(),
@@ -140,6 +173,12 @@ fn run_cluster(
         scenario.snapshots,
         record_trace,
     );
+    if let Some(kv) = scenario.kv {
+        match kv_config(kv) {
+            Ok(config) => world.set_service(crate::world::Service::Kv(config)),
+            Err(e) => world.fail(format!("bad kv setup: {e}")),
+        }
+    }
     let world = Rc::new(RefCell::new(world));
     let mut executor = Executor::new();
     let tester = Tester::new(
@@ -204,4 +243,16 @@ fn take_world(world: Rc<RefCell<World>>) -> World {
             std::mem::replace(&mut *world, empty)
         }
     }
+}
+
+/// The KV servers' configuration of a scenario.
+fn kv_config(
+    setup: crate::scenarios::KvSetup,
+) -> Result<kv_core::KvConfig, kv_core::KvConfigError> {
+    let builder = kv_core::KvConfig::builder()
+        .max_raft_state(setup.max_raft_state)
+        .read_mode(setup.read_mode);
+    #[cfg(feature = "test-hooks")]
+    let builder = builder.local_reads_bug(setup.local_reads_bug);
+    builder.build()
 }

@@ -1,24 +1,34 @@
-//! The simulated cluster: servers (a node and its persister each), the event queue in
-//! simulated time, and the driver that carries out every action a node returns, in order,
-//! with the checkers watching every step and every send, and the storm caps on every run.
+//! The simulated cluster: servers (a process and its persister each: a bare Raft node or
+//! a KV server, see [`process`]), the clerks beside them ([`clients`]), the event queue in
+//! simulated time, and the driver that carries out every effect a process returns, in
+//! order, with the checkers watching every step and every send (of a bare node and of
+//! the node inside a KV server alike), and the storm caps on every run.
+
+mod clients;
+mod effects;
+pub mod process;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::task::Waker;
 
 use bytes::Bytes;
-use raft_core::{Action, Apply, Config, Input, Message, Node, NodeId, PersistedState};
+use raft_core::{Config, Input, Message, Node, NodeId, PersistedState};
 
 use crate::applier::Applier;
 use crate::checkers::backup::BackupChecker;
 use crate::checkers::election::{BeforeStep, ElectionChecker};
-use crate::checkers::{commit, durable, queries, surface};
+use crate::checkers::{durable, surface};
 use crate::crash::{CrashPoints, StepKind};
+use crate::kv::KvChecks;
 use crate::limits::{Limits, Usage};
 use crate::network::{Carried, Fate, Network, NetworkConfig};
 use crate::rng::Stream;
 use crate::safety::SafetyChecker;
 use crate::trace::Trace;
+pub use clients::ClientSlot;
+use process::{describe_input, input_tag};
+pub use process::{Effect, Process, ProcessInput, Service};
 
 /// Simulated milliseconds since the start of the run.
 pub type Millis = u64;
@@ -32,8 +42,12 @@ pub struct RaftSetup {
     pub election_ticks: (u32, u32),
     /// Heartbeat interval, in ticks.
     pub heartbeat_ticks: u32,
-    /// Payload bytes per AppendEntries.
+    /// The largest Raft message, encoded (every message sent is checked against it).
     pub max_message_bytes: usize,
+    /// CheckQuorum on every node: a leader that hears from no majority within the
+    /// largest election timeout steps down, and nodes hearing from a leader ignore vote
+    /// requests (on by default; raft-core's default is off).
+    pub check_quorum: bool,
     /// Whether elections start with a pre-vote round (the catalog keeps it on).
     pub pre_vote: bool,
     /// TEST ONLY: the bugs planted in every node.
@@ -48,6 +62,7 @@ impl Default for RaftSetup {
             election_ticks: (30, 60),
             heartbeat_ticks: 10,
             max_message_bytes: 64 * 1024,
+            check_quorum: true,
             pre_vote: true,
             #[cfg(feature = "test-hooks")]
             bugs: raft_core::BugSet::NONE,
@@ -68,22 +83,41 @@ pub struct Stats {
     pub messages_sent: u64,
     /// The largest persisted raft state seen on any server.
     pub max_raft_state: usize,
+    /// The largest persisted snapshot seen on a KV server.
+    pub max_snapshot: usize,
+    /// The largest encoded Raft message sent (at most the configured message size, or
+    /// the run fails).
+    pub max_message: usize,
+    /// InstallSnapshot messages (chunks) sent.
+    pub snapshot_chunks: u64,
+    /// Raft messages sent (between servers; the storm caps and efficiency bounds count
+    /// these, not the clerks' traffic).
+    pub raft_messages: u64,
     /// Elections started (steps that sent real RequestVotes).
     pub elections: u64,
     /// Pre-vote rounds started.
     pub pre_votes: u64,
 }
 
+/// Who sends or receives a message, or ticks: a server or a clerk, by position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Server `i`.
+    Server(usize),
+    /// Clerk `c`.
+    Client(usize),
+}
+
 #[derive(Debug)]
 enum EventKind {
     Tick {
-        server: usize,
+        at: Endpoint,
         incarnation: u64,
     },
     Deliver {
-        from: usize,
+        from: Endpoint,
         from_incarnation: u64,
-        to: usize,
+        to: Endpoint,
         to_incarnation: u64,
         is_reply: bool,
         bytes: Vec<u8>,
@@ -117,7 +151,7 @@ impl Ord for Event {
 }
 
 struct Server {
-    node: Option<Node>,
+    process: Option<Process>,
     incarnation: u64,
     persister: PersistedState,
 }
@@ -129,11 +163,15 @@ pub struct World {
     seq: u64,
     seed: u64,
     servers: Vec<Server>,
+    service: Service,
+    clients: Vec<ClientSlot>,
     setup: RaftSetup,
     /// The network, its knobs and connectivity.
     pub net: Network,
     /// The tester's record of applies.
     pub applier: Applier,
+    /// The KV checks and the clients' history (KV worlds only).
+    pub kv: KvChecks,
     safety: SafetyChecker,
     /// Counters.
     pub stats: Stats,
@@ -144,7 +182,7 @@ pub struct World {
     crash_after: Option<(usize, usize)>,
     crash_points: CrashPoints,
     elections: ElectionChecker,
-    /// The last index each server's service holds.
+    /// The last index each server's service holds (bare nodes: the tester's applies).
     service_index: Vec<u64>,
     backup: BackupChecker,
     /// The storm caps of this run.
@@ -170,14 +208,17 @@ impl World {
             seed,
             servers: (0..servers)
                 .map(|_| Server {
-                    node: None,
+                    process: None,
                     incarnation: 0,
                     persister: PersistedState::new(),
                 })
                 .collect(),
+            service: Service::RaftLab,
+            clients: Vec::new(),
             net: Network::new(servers, net, Stream::new(seed, "network"))
                 .with_fault_stream(Stream::new(seed, "network-faults")),
             applier: Applier::new(servers, snapshots),
+            kv: KvChecks::default(),
             safety: SafetyChecker::new(servers),
             elections: ElectionChecker::new(servers, &setup),
             service_index: vec![0; servers],
@@ -196,6 +237,16 @@ impl World {
         }
     }
 
+    /// Makes every server start as `service` (before any server starts).
+    pub fn set_service(&mut self, service: Service) {
+        self.service = service;
+    }
+
+    /// What the servers run.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
     /// The current simulated time.
     pub fn now(&self) -> Millis {
         self.now
@@ -208,7 +259,12 @@ impl World {
 
     /// The node of server `i`, if it is running.
     pub fn node(&self, i: usize) -> Option<&Node> {
-        self.servers[i].node.as_ref()
+        self.servers[i].process.as_ref().map(Process::node)
+    }
+
+    /// The KV server of server `i`, if it is running one.
+    pub fn kv_server(&self, i: usize) -> Option<&kv_core::KvServer> {
+        self.servers[i].process.as_ref().and_then(Process::kv)
     }
 
     /// What server `i` has persisted.
@@ -229,6 +285,11 @@ impl World {
                 .line(|| format!("{:>8} FAIL {message}", self.now));
             self.failure = Some(line);
         }
+    }
+
+    /// The simulated ms per tick.
+    pub fn tick_ms(&self) -> Millis {
+        self.setup.tick_ms
     }
 
     /// Schedules `waker` to be woken at `at`.
@@ -256,20 +317,17 @@ impl World {
             return true;
         }
         match event.kind {
-            EventKind::Tick {
-                server,
-                incarnation,
-            } => {
-                if self.servers[server].incarnation == incarnation
-                    && self.servers[server].node.is_some()
-                {
-                    self.step(server, Input::Tick);
+            EventKind::Tick { at, incarnation } => {
+                if self.is_live(at, incarnation) {
+                    match at {
+                        Endpoint::Server(i) => {
+                            self.step_process(i, ProcessInput::Tick);
+                        }
+                        Endpoint::Client(c) => self.step_client(c, kv_core::ClerkInput::Tick),
+                    }
                     self.push(
                         self.now + self.setup.tick_ms,
-                        EventKind::Tick {
-                            server,
-                            incarnation,
-                        },
+                        EventKind::Tick { at, incarnation },
                     );
                 }
             }
@@ -286,60 +344,135 @@ impl World {
         true
     }
 
+    /// Whether endpoint `at` is running its incarnation `incarnation`.
+    fn is_live(&self, at: Endpoint, incarnation: u64) -> bool {
+        match at {
+            Endpoint::Server(i) => {
+                let server = &self.servers[i];
+                server.incarnation == incarnation && server.process.is_some()
+            }
+            Endpoint::Client(c) => self.clients[c].clerk.is_some(),
+        }
+    }
+
+    fn incarnation(&self, at: Endpoint) -> u64 {
+        match at {
+            Endpoint::Server(i) => self.servers[i].incarnation,
+            Endpoint::Client(_) => 0,
+        }
+    }
+
+    /// Whether a message may pass from `from` to `to` now: between servers, the server
+    /// network's links; between a clerk and a server, the clerk's own link.
+    fn link_up(&self, from: Endpoint, to: Endpoint) -> bool {
+        match (from, to) {
+            (Endpoint::Server(a), Endpoint::Server(b)) => self.net.link_up(a, b),
+            (Endpoint::Client(c), Endpoint::Server(s))
+            | (Endpoint::Server(s), Endpoint::Client(c)) => self.clients[c].links[s],
+            (Endpoint::Client(_), Endpoint::Client(_)) => false,
+        }
+    }
+
     fn deliver(
         &mut self,
-        from: usize,
+        from: Endpoint,
         from_incarnation: u64,
-        to: usize,
+        to: Endpoint,
         to_incarnation: u64,
         is_reply: bool,
         bytes: &[u8],
     ) {
-        let alive = |s: &Server, incarnation| s.incarnation == incarnation && s.node.is_some();
-        let passes = if alive(&self.servers[from], from_incarnation) {
-            self.net.link_up(from, to)
+        let passes = if self.is_live(from, from_incarnation) {
+            self.link_up(from, to)
         } else {
-            self.net.survives_sender_crash(from, to)
-        };
-        if !passes || !alive(&self.servers[to], to_incarnation) {
-            return;
-        }
-        let message = match Message::from_bytes(bytes) {
-            Ok(message) => message,
-            Err(e) => {
-                return self.fail(format!(
-                    "codec: a message from {from} to {to} does not decode: {e}"
-                ))
+            match (from, to) {
+                (Endpoint::Server(a), Endpoint::Server(b)) => self.net.survives_sender_crash(a, b),
+                _ => self.link_up(from, to) && self.net.survives_crash_roll(),
             }
         };
+        if !passes || !self.is_live(to, to_incarnation) {
+            return;
+        }
         if is_reply {
             self.stats.bytes += bytes.len() as u64;
-        } else {
-            self.stats.rpcs += 1;
-            self.stats.rpcs_per_server[to] += 1;
         }
-        if let Some(receiver) = self.servers[to].node.as_ref() {
-            self.backup.on_deliver((from, to), &message, receiver);
+        match (from, to) {
+            (Endpoint::Server(a), Endpoint::Server(b)) => {
+                let message = match Message::from_bytes(bytes) {
+                    Ok(message) => message,
+                    Err(e) => {
+                        return self.fail(format!(
+                            "codec: a message from {a} to {b} does not decode: {e}"
+                        ))
+                    }
+                };
+                if !is_reply {
+                    self.count_request(b);
+                }
+                if let Some(process) = self.servers[b].process.as_ref() {
+                    self.backup.on_deliver((a, b), &message, process.node());
+                }
+                self.step_process(b, ProcessInput::Peer(message));
+            }
+            (Endpoint::Client(c), Endpoint::Server(s)) => match kv_core::Request::from_bytes(bytes)
+            {
+                Ok(request) => {
+                    self.count_request(s);
+                    let from = kv_core::ClientAddr(c as u64);
+                    self.step_process(s, ProcessInput::Request { from, request });
+                }
+                Err(e) => self.fail(format!(
+                    "codec: a request of clerk {c} does not decode: {e}"
+                )),
+            },
+            (Endpoint::Server(s), Endpoint::Client(c)) => match kv_core::Reply::from_bytes(bytes) {
+                Ok(reply) => {
+                    let from = NodeId(s as u64 + 1);
+                    self.step_client(c, kv_core::ClerkInput::Reply { from, reply });
+                }
+                Err(e) => self.fail(format!("codec: a reply to clerk {c} does not decode: {e}")),
+            },
+            (Endpoint::Client(_), Endpoint::Client(_)) => {}
         }
-        self.step(to, Input::Message(message));
     }
 
-    /// Steps server `i`'s node with `input` and carries out its actions. Returns the
-    /// answer to a proposal, if the input was one.
+    fn count_request(&mut self, to: usize) {
+        self.stats.rpcs += 1;
+        self.stats.rpcs_per_server[to] += 1;
+    }
+
+    /// Steps server `i`'s bare Raft node with `input` and carries out its actions.
+    /// Returns the answer to a proposal, if the input was one.
     pub fn step(
         &mut self,
         i: usize,
         input: Input,
     ) -> Option<Result<raft_core::Proposed, raft_core::ProposeError>> {
-        let node = self.servers[i].node.as_mut()?;
+        let input = match input {
+            Input::Tick => ProcessInput::Tick,
+            Input::Message(message) => ProcessInput::Peer(message),
+            other => ProcessInput::Raft(other),
+        };
+        self.step_process(i, input)
+    }
+
+    /// Steps server `i`'s process with `input` and carries out its effects in order (a
+    /// mid-step crash, armed or drawn at a crash point, cuts them short). Returns a bare
+    /// node's answer to a proposal.
+    pub fn step_process(
+        &mut self,
+        i: usize,
+        input: ProcessInput,
+    ) -> Option<Result<raft_core::Proposed, raft_core::ProposeError>> {
+        let process = self.servers[i].process.as_mut()?;
         self.trace.mix(&[self.now, i as u64, input_tag(&input)]);
         let now = self.now;
-        let is_tick = matches!(input, Input::Tick);
+        let is_tick = matches!(input, ProcessInput::Tick);
         let described = self.trace.is_recording().then(|| describe_input(&input));
-        let before = BeforeStep::new(node, &input);
-        let commit_before = node.commit_index();
-        let actions = node.step(input);
-        if !(is_tick && actions.is_empty()) {
+        let before = BeforeStep::new(process.node(), &input);
+        let commit_before = process.node().commit_index();
+        let effects = process.step(input);
+        if !(is_tick && effects.is_empty()) {
             if let Some(described) = described {
                 self.trace.line(|| format!("{now:>8} s{i} < {described}"));
             }
@@ -349,18 +482,17 @@ impl World {
                 self.crash_after = None;
                 Some(keep)
             }
-            _ => self.crash_points.draw(&actions),
+            _ => self.crash_points.draw(&effects),
         };
-        if !cut.is_some_and(|keep| keep < actions.len()) {
-            self.observe_timers(i, before, &actions);
+        if !cut.is_some_and(|keep| keep < effects.len()) {
+            self.observe_elections(i, before, &effects);
         }
-        let carried = self.carry_out(i, actions, cut);
+        let carried = self.carry_out(i, effects, cut);
         if carried.crashed {
             return carried.proposal;
         }
-        let (proposal, snapshot_request) = (carried.proposal, carried.snapshot_request);
         self.after_step(i, commit_before);
-        if let Some((index, data)) = snapshot_request {
+        if let Some((index, data)) = carried.snapshot_request {
             self.step(
                 i,
                 Input::Snapshot {
@@ -369,117 +501,16 @@ impl World {
                 },
             );
         }
-        proposal
+        carried.proposal
     }
 
-    /// Counts the elections a step started and checks the election timer rule.
-    fn observe_timers(&mut self, i: usize, before: BeforeStep, actions: &[Action]) {
-        self.stats.elections += u64::from(StepKind::Campaign.matches(actions));
-        self.stats.pre_votes += u64::from(StepKind::PreVote.matches(actions));
-        let Some(node) = self.servers[i].node.as_ref() else {
-            return;
-        };
-        if let Err(e) = self.elections.observe(i, before, actions, node) {
-            self.fail(e);
-        }
-    }
-
-    /// Carries out a step's actions in order, crashing the server after the first `cut`
-    /// of them if asked.
-    fn carry_out(&mut self, i: usize, actions: Vec<Action>, cut: Option<usize>) -> CarriedOut {
-        let now = self.now;
-        let mut proposal = None;
-        let mut snapshot_request = None;
-        for (position, action) in actions.into_iter().enumerate() {
-            if cut == Some(position) {
-                self.trace
-                    .line(|| format!("{now:>8} s{i} crash after {position} actions"));
-                self.crash(i);
-                return CarriedOut {
-                    proposal,
-                    snapshot_request: None,
-                    crashed: true,
-                };
-            }
-            self.trace.line(|| format!("{now:>8} s{i} > {action}"));
-            match action {
-                Action::Persist(persist) => {
-                    self.trace.mix(&[1]);
-                    if let Err(e) = self.servers[i].persister.apply(&persist) {
-                        self.fail(format!("server {i} persist action does not apply: {e}"));
-                    }
-                }
-                Action::Send(message) => self.send(i, &message),
-                Action::Apply(Apply::Entry(entry)) => {
-                    self.trace.mix(&[2, entry.index().0, entry.term().0]);
-                    self.service_index[i] = entry.index().0;
-                    match self.applier.on_entry(i, entry.index().0, entry.data()) {
-                        Ok(Some(snapshot)) => snapshot_request = Some((entry.index().0, snapshot)),
-                        Ok(None) => {}
-                        Err(e) => self.fail(e),
-                    }
-                }
-                Action::Apply(Apply::Snapshot { index, term, data }) => {
-                    self.trace.mix(&[3, index.0, term.0]);
-                    self.service_index[i] = index.0;
-                    snapshot_request = None;
-                    if let Err(e) = self.applier.on_snapshot(i, index.0, &data) {
-                        self.fail(e);
-                    }
-                }
-                Action::Proposal(answer) => {
-                    self.trace.mix(&[4, u64::from(answer.is_ok())]);
-                    proposal = Some(answer);
-                }
-                Action::Snapshot(outcome) => self.trace.mix(&[5, u64::from(outcome.is_ok())]),
-            }
-        }
-        CarriedOut {
-            proposal,
-            snapshot_request,
-            crashed: false,
-        }
-    }
-
-    fn after_step(&mut self, i: usize, commit_before: raft_core::LogIndex) {
-        let Some(node) = self.servers[i].node.as_ref() else {
-            return;
-        };
-        if node.commit_index() > commit_before {
-            let persisted: Vec<&PersistedState> = self
-                .servers
-                .iter()
-                .map(|server| &server.persister)
-                .collect();
-            if let Err(e) = commit::check_commit(i, node, &persisted) {
-                return self.fail(e);
-            }
-        }
-        let size = self.servers[i].persister.raft_state_size();
-        self.stats.max_raft_state = self.stats.max_raft_state.max(size);
-        if size != node.raft_state_size() {
-            let message = format!(
-                "server {i} reports a raft state of {} bytes but persisted {size}",
-                node.raft_state_size()
-            );
-            return self.fail(message);
-        }
-        let persisted = &self.servers[i].persister;
-        let checked = self
-            .safety
-            .observe(i, node)
-            .and_then(|()| queries::check(i, node, persisted, self.service_index[i]));
-        if let Err(e) = checked {
-            self.fail(e);
-        }
-    }
-
-    /// Carries out one Send of server `from`: checks that what it claims is durable,
-    /// counts it against the caps, and hands it to the network.
+    /// Carries out one Send of server `from`: checks that what it claims is durable and
+    /// that it reads back through the typed surface, then hands it to the network (which
+    /// may also replay an older message).
     fn send(&mut self, from: usize, message: &Message) {
         let server = &self.servers[from];
-        if let Err(e) = durable::check_send(from, &server.persister, server.node.as_ref(), message)
-        {
+        let sender = server.process.as_ref().map(Process::node);
+        if let Err(e) = durable::check_send(from, &server.persister, sender, message) {
             self.fail(e);
         }
         let bytes = message.to_bytes();
@@ -487,25 +518,23 @@ impl World {
             self.fail(e);
         }
         self.trace.mix_bytes(&bytes);
-        self.stats.messages_sent += 1;
-        let total = self.stats.messages_sent;
+        self.check_message_size(from, message, bytes.len());
+        let is_reply = message.is_reply();
+        self.stats.raft_messages += 1;
+        let total = self.stats.raft_messages;
         if let Err(storm) = self
             .usage
             .on_message(self.now, bytes.len(), total, &self.limits)
         {
             self.fail(storm);
         }
-        let is_reply = message.is_reply();
-        if !is_reply {
-            self.stats.bytes += bytes.len() as u64;
-        }
         let Some(to) = server_index(message.to(), self.servers.len()) else {
-            return;
+            return self.count_message(bytes.len(), is_reply);
         };
-        let (sender, receiver) = (&self.servers[from].node, &self.servers[to].node);
+        let node = |i: usize| self.servers[i].process.as_ref().map(Process::node);
         let watched = self
             .backup
-            .on_send((from, to), message, sender.as_ref(), receiver.as_ref());
+            .on_send((from, to), message, node(from), node(to));
         if let Err(e) = watched {
             self.fail(e);
         }
@@ -516,37 +545,80 @@ impl World {
             bytes,
         };
         if let Some((old, delay)) = self.net.replay(&sent) {
-            self.schedule_delivery(old, delay);
+            let (from, to) = (Endpoint::Server(old.from), Endpoint::Server(old.to));
+            self.schedule_delivery((from, to, old.is_reply), old.bytes, delay);
         }
-        if !self.net.link_up(from, to) {
+        let (from, to) = (Endpoint::Server(from), Endpoint::Server(to));
+        self.transmit(from, to, is_reply, sent.bytes);
+    }
+
+    /// Counts a message sent.
+    fn count_message(&mut self, len: usize, is_reply: bool) {
+        self.stats.messages_sent += 1;
+        if !is_reply {
+            self.stats.bytes += len as u64;
+        }
+    }
+
+    /// The message size checker: every Raft message fits in the configured message size.
+    fn check_message_size(&mut self, from: usize, message: &Message, len: usize) {
+        self.stats.max_message = self.stats.max_message.max(len);
+        if matches!(message.body(), Some(raft_core::Body::InstallSnapshot(_))) {
+            self.stats.snapshot_chunks += 1;
+        }
+        let limit = self.setup.max_message_bytes;
+        if len > limit {
+            self.fail(format!(
+                "server {from} sent a message of {len} bytes, over the limit of {limit}: {}",
+                message.summary()
+            ));
+        }
+    }
+
+    /// Sends a KV server's reply to the clerk at `to`.
+    fn send_reply(&mut self, from: usize, to: kv_core::ClientAddr, reply: &kv_core::Reply) {
+        let bytes = reply.to_bytes();
+        self.trace.mix_bytes(&bytes);
+        match usize::try_from(to.0) {
+            Ok(c) if c < self.clients.len() => {
+                self.transmit(Endpoint::Server(from), Endpoint::Client(c), true, bytes);
+            }
+            _ => self.fail(format!("server {from} replies to unknown client {}", to.0)),
+        }
+    }
+
+    /// Hands `bytes` to the network: counted, then lost or delivered after a delay (a
+    /// request perhaps held back long, perhaps duplicated).
+    fn transmit(&mut self, from: Endpoint, to: Endpoint, is_reply: bool, bytes: Vec<u8>) {
+        self.count_message(bytes.len(), is_reply);
+        if !self.link_up(from, to) {
             return;
         }
         if let Fate::Deliver(delay) = self.net.fate(is_reply) {
             let delay = delay + self.net.hold(is_reply);
             if let Some(copy_delay) = self.net.duplicate() {
-                self.schedule_delivery(sent.clone(), copy_delay);
+                self.schedule_delivery((from, to, is_reply), bytes.clone(), copy_delay);
             }
-            self.schedule_delivery(sent, delay);
+            self.schedule_delivery((from, to, is_reply), bytes, delay);
         }
     }
 
     /// Puts a message on the wire between the current incarnations of its ends, to
     /// arrive after `delay` ms (if the link is up now).
-    fn schedule_delivery(&mut self, carried: Carried, delay: Millis) {
-        let Carried {
-            from,
-            to,
-            is_reply,
-            bytes,
-        } = carried;
-        if !self.net.link_up(from, to) {
+    fn schedule_delivery(
+        &mut self,
+        (from, to, is_reply): (Endpoint, Endpoint, bool),
+        bytes: Vec<u8>,
+        delay: Millis,
+    ) {
+        if !self.link_up(from, to) {
             return;
         }
         let kind = EventKind::Deliver {
             from,
-            from_incarnation: self.servers[from].incarnation,
+            from_incarnation: self.incarnation(from),
             to,
-            to_incarnation: self.servers[to].incarnation,
+            to_incarnation: self.incarnation(to),
             is_reply,
             bytes,
         };
@@ -557,12 +629,31 @@ impl World {
     pub fn crash(&mut self, i: usize) {
         self.net.set_connected(i, false);
         let server = &mut self.servers[i];
-        if server.node.take().is_some() {
+        if server.process.take().is_some() {
             server.incarnation += 1;
             let now = self.now;
             self.trace.mix(&[self.now, i as u64, 6]);
             self.trace.line(|| format!("{now:>8} s{i} crash"));
         }
+    }
+
+    /// The Raft configuration of server `i`'s incarnation `incarnation`.
+    fn raft_config(&self, i: usize, incarnation: u64) -> Result<Config, String> {
+        let ids: Vec<NodeId> = (0..self.servers.len())
+            .map(|s| NodeId(s as u64 + 1))
+            .collect();
+        let config = Config::builder(ids[i], ids.iter().copied())
+            .election_timeout_ticks(self.setup.election_ticks.0, self.setup.election_ticks.1)
+            .heartbeat_interval_ticks(self.setup.heartbeat_ticks)
+            .max_message_bytes(self.setup.max_message_bytes)
+            .pre_vote(self.setup.pre_vote)
+            .check_quorum(self.setup.check_quorum)
+            // KV servers serve ReadIndex Gets: a new leader must learn its commit index.
+            .no_op_on_election(matches!(self.service, Service::Kv(_)))
+            .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
+        #[cfg(feature = "test-hooks")]
+        let config = config.bugs(self.setup.bugs);
+        config.build().map_err(|e| format!("bad raft setup: {e}"))
     }
 
     /// The lab's start1: (re)start server `i` from what it persisted. It stays
@@ -572,28 +663,16 @@ impl World {
         let server = &mut self.servers[i];
         server.incarnation += 1;
         let incarnation = server.incarnation;
-        let ids: Vec<NodeId> = (0..self.servers.len())
-            .map(|s| NodeId(s as u64 + 1))
-            .collect();
-        let config = Config::builder(ids[i], ids.iter().copied())
-            .election_timeout_ticks(self.setup.election_ticks.0, self.setup.election_ticks.1)
-            .heartbeat_interval_ticks(self.setup.heartbeat_ticks)
-            .max_message_bytes(self.setup.max_message_bytes)
-            .pre_vote(self.setup.pre_vote)
-            .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
-        #[cfg(feature = "test-hooks")]
-        let config = config.bugs(self.setup.bugs);
-        let config = config.build();
-        let config = match config {
+        let config = match self.raft_config(i, incarnation) {
             Ok(config) => config,
-            Err(e) => return self.fail(format!("bad raft setup: {e}")),
+            Err(e) => return self.fail(e),
         };
         let reloaded = match reload(i, &self.servers[i].persister) {
             Ok(reloaded) => reloaded,
             Err(e) => return self.fail(e),
         };
-        let node = match Node::restore(config, &reloaded) {
-            Ok(node) => node,
+        let process = match Process::start(&self.service, config, &reloaded) {
+            Ok(process) => process,
             Err(e) => {
                 return self.fail(format!(
                     "server {i} cannot restart from its persisted state: {e}"
@@ -605,13 +684,15 @@ impl World {
             persister.snapshot_index().0,
             persister.snapshot_data().clone(),
         );
-        if let Err(e) = self.applier.on_restart(i, snapshot_index, &snapshot) {
-            self.fail(e);
+        if let Process::Raft(_) = process {
+            if let Err(e) = self.applier.on_restart(i, snapshot_index, &snapshot) {
+                self.fail(e);
+            }
         }
-        self.safety.on_restart(i, &node);
+        self.safety.on_restart(i, process.node());
         self.elections.on_restart(i);
         self.service_index[i] = snapshot_index;
-        self.servers[i].node = Some(node);
+        self.servers[i].process = Some(process);
         self.stats.rpcs_per_server[i] = 0;
         let now = self.now;
         self.trace.mix(&[self.now, i as u64, 7]);
@@ -621,7 +702,7 @@ impl World {
         self.push(
             self.now + 1 + phase,
             EventKind::Tick {
-                server: i,
+                at: Endpoint::Server(i),
                 incarnation,
             },
         );
@@ -665,7 +746,7 @@ impl World {
 
     /// Whether server `i` is running.
     pub fn is_alive(&self, i: usize) -> bool {
-        self.servers[i].node.is_some()
+        self.servers[i].process.is_some()
     }
 
     /// Proposes `command` at server `i`: the lab's Start. Returns (index, term) if the
@@ -698,37 +779,7 @@ fn reload(i: usize, persisted: &PersistedState) -> Result<PersistedState, String
     }
 }
 
-/// What carrying out one step's actions gave.
-struct CarriedOut {
-    /// The answer to a proposal, if the step had one.
-    proposal: Option<Result<raft_core::Proposed, raft_core::ProposeError>>,
-    /// The tester snapshot (index, bytes) the applies call for.
-    snapshot_request: Option<(u64, Bytes)>,
-    /// Whether the server crashed part-way.
-    crashed: bool,
-}
-
 fn server_index(id: NodeId, servers: usize) -> Option<usize> {
     let index = usize::try_from(id.0.checked_sub(1)?).ok()?;
     (index < servers).then_some(index)
-}
-
-fn input_tag(input: &Input) -> u64 {
-    match input {
-        Input::Tick => 10,
-        Input::Message(_) => 11,
-        Input::Propose(_) => 12,
-        Input::ProposeBatch(_) => 13,
-        Input::Snapshot { .. } => 14,
-    }
-}
-
-fn describe_input(input: &Input) -> String {
-    match input {
-        Input::Tick => "tick".into(),
-        Input::Message(message) => format!("recv {}", message.summary()),
-        Input::Propose(data) => format!("propose {}", crate::applier::show(data)),
-        Input::ProposeBatch(batch) => format!("propose batch of {}", batch.len()),
-        Input::Snapshot { index, data } => format!("snapshot {index} bytes={}", data.len()),
-    }
 }

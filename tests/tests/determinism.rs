@@ -40,11 +40,15 @@ fn different_seeds_give_different_executions() {
 }
 
 #[test]
-fn catalog_has_all_raft_ids_once() {
+fn catalog_has_every_id_once() {
     let ids: Vec<&str> = sim::catalog().iter().map(|s| s.id).collect();
     let mut unique = ids.clone();
     unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "duplicate ids");
-    assert_eq!(ids.len(), 28, "21 scenarios of 2A-2C and 7 of 2D");
+    assert_eq!(
+        ids.len(),
+        55,
+        "21 scenarios of 2A-2C, 7 of 2D, 14 of 3A, 9 of 3B with our kv-snapshot-large, and 3 of X"
+    );
 }

@@ -1,6 +1,7 @@
 //! A tiny in-test router: N nodes, the persisted image of each, a message queue, and the
 //! checks every step runs (persist-before-send, apply order, election safety, state
-//! machine safety, persisted image agreeing with the node).
+//! machine safety, persisted image agreeing with the node, one answer per read and read
+//! freshness).
 //!
 //! Node ids in this module are plain `u64`s (`1..=n`) to keep the tests short. Run a test
 //! with `ROUTER_TRACE=1` to print every input and action.
@@ -14,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use raft_core::bytes::Bytes;
 use raft_core::{
     Action, Apply, Body, Config, ConfigBuilder, Input, LogIndex, Message, Node, NodeId,
-    PersistAction, PersistedState, ProposeError, Proposed, RoleKind, SnapshotError, Term,
+    PersistAction, PersistedState, ProposeError, Proposed, ReadError, RoleKind, SnapshotError,
+    Term, TransferError,
 };
 
 /// The ids `1..=n`.
@@ -66,6 +68,11 @@ pub struct Router {
     leaders: BTreeMap<Term, u64>,
     /// Every message handed to a node, in order.
     pub delivered: Vec<Message>,
+    /// Reads asked and not answered yet, by (node, context): the highest index known
+    /// committed anywhere when each was asked (its read index must be at least that).
+    pending_reads: BTreeMap<(u64, u64), LogIndex>,
+    /// Every read answer, in order: (node, context, outcome).
+    pub reads: Vec<(u64, u64, Result<LogIndex, ReadError>)>,
 }
 
 impl Router {
@@ -113,6 +120,8 @@ impl Router {
             chosen: BTreeMap::new(),
             leaders: BTreeMap::new(),
             delivered: Vec::new(),
+            pending_reads: BTreeMap::new(),
+            reads: Vec::new(),
         };
         for (config, state) in configs.into_iter().zip(states) {
             let id = config.id().0;
@@ -194,14 +203,20 @@ impl Router {
 
     /// Feeds one input to node `id`, checks and carries out the actions, returns them.
     pub fn step(&mut self, id: u64, input: Input) -> Vec<Action> {
-        let node = self
-            .nodes
-            .get_mut(&id)
-            .unwrap_or_else(|| panic!("stepping n{id}, which is not running"));
+        assert!(
+            self.nodes.contains_key(&id),
+            "stepping n{id}, which is not running"
+        );
         let trace = std::env::var_os("ROUTER_TRACE").is_some();
         if trace {
             eprintln!("n{id} <- {}", describe(&input));
         }
+        if let Input::ReadIndex { context } = input {
+            let floor = self.known_committed();
+            let earlier = self.pending_reads.insert((id, context), floor);
+            assert!(earlier.is_none(), "read {context} asked twice at n{id}");
+        }
+        let node = self.nodes.get_mut(&id).expect("checked above");
         let actions = node.step(input);
         if trace {
             for action in &actions {
@@ -232,9 +247,20 @@ impl Router {
         panic!("n{id} did not campaign within its largest election timeout");
     }
 
-    /// Makes node `id` campaign and delivers everything; asserts it won.
+    /// Makes node `id` campaign (after a pre-vote, if configured) and delivers
+    /// everything; asserts it won.
     pub fn elect(&mut self, id: u64) {
-        self.tick_until_campaign(id);
+        if self.configs[&id].pre_vote() {
+            let limit = self.configs[&id].election_timeout_ticks_max();
+            for _ in 0..limit {
+                self.tick(id);
+                if self.node(id).role() != RoleKind::Follower {
+                    break;
+                }
+            }
+        } else {
+            self.tick_until_campaign(id);
+        }
         self.deliver_all();
         assert!(
             self.node(id).is_leader(),
@@ -285,6 +311,17 @@ impl Router {
             }
         }
         panic!("still delivering after {DELIVERY_LIMIT} messages: livelock");
+    }
+
+    /// Delivers the messages in flight now, oldest first; the messages they cause stay
+    /// in flight (one network hop). Returns how many were delivered.
+    pub fn deliver_in_flight(&mut self) -> usize {
+        let in_flight: Vec<Message> = self.queue.drain(..).collect();
+        let count = in_flight.len();
+        for message in in_flight {
+            self.deliver(message);
+        }
+        count
     }
 
     /// Delivers, in order, the messages in flight that match `pick`; the others stay.
@@ -352,10 +389,53 @@ impl Router {
         self.cut.clear();
     }
 
-    /// Node `id` loses its volatile state; what it persisted stays.
+    /// Node `id` loses its volatile state; what it persisted stays (its reads are lost).
     pub fn crash(&mut self, id: u64) {
         assert!(self.nodes.remove(&id).is_some(), "n{id} was not running");
         self.last_commit.remove(&id);
+        self.pending_reads.retain(|&(node, _), _| node != id);
+    }
+
+    /// The highest index known committed anywhere: any live node's commit index, or any
+    /// index some service applied.
+    pub fn known_committed(&self) -> LogIndex {
+        let applied = self.chosen.keys().next_back().copied().unwrap_or_default();
+        let commits = self.nodes.values().map(Node::commit_index);
+        commits.chain([applied]).max().unwrap_or_default()
+    }
+
+    /// Asks node `id` for a read tagged `context`; returns the read answers of the step
+    /// (of this read or of others).
+    pub fn read(&mut self, id: u64, context: u64) -> Vec<(u64, Result<LogIndex, ReadError>)> {
+        let actions = self.step(id, Input::ReadIndex { context });
+        read_outcomes(&actions)
+    }
+
+    /// The answer node `id` gave to read `context`, if it answered.
+    pub fn read_answer(&self, id: u64, context: u64) -> Option<Result<LogIndex, ReadError>> {
+        self.reads
+            .iter()
+            .find(|(node, c, _)| *node == id && *c == context)
+            .map(|(_, _, outcome)| *outcome)
+    }
+
+    /// Asks leader `id` to transfer its leadership to `target`; returns the answer.
+    pub fn transfer(&mut self, id: u64, target: u64) -> Result<NodeId, TransferError> {
+        let actions = self.step(
+            id,
+            Input::TransferLeadership {
+                target: NodeId(target),
+            },
+        );
+        let outcomes: Vec<_> = actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Transfer(outcome) => Some(*outcome),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(outcomes.len(), 1, "one answer per transfer: {actions:?}");
+        outcomes[0]
     }
 
     /// Node `id` restarts from what it persisted; its service restores its snapshot.
@@ -423,9 +503,29 @@ impl Router {
                     self.queue.push_back(message.clone());
                 }
                 Action::Apply(apply) => self.check_apply(id, apply),
-                Action::Proposal(_) | Action::Snapshot(_) => {}
+                Action::Read { context, outcome } => self.check_read(id, *context, *outcome),
+                Action::Proposal(_) | Action::Snapshot(_) | Action::Transfer(_) => {}
             }
         }
+    }
+
+    /// A read is answered once; a read index is committed at the leader and at least
+    /// what was known committed anywhere when the read was asked.
+    fn check_read(&mut self, id: u64, context: u64, outcome: Result<LogIndex, ReadError>) {
+        let floor = self
+            .pending_reads
+            .remove(&(id, context))
+            .unwrap_or_else(|| panic!("n{id} answered read {context}, not asked or answered"));
+        if let Ok(index) = outcome {
+            let node = &self.nodes[&id];
+            assert!(node.is_leader(), "n{id} answered a read without leading");
+            assert!(index <= node.commit_index(), "read index past the commit");
+            assert!(
+                index >= floor,
+                "n{id} read {context} at {index}, but {floor} was committed before it was asked"
+            );
+        }
+        self.reads.push((id, context, outcome));
     }
 
     fn check_apply(&mut self, id: u64, apply: &Apply) {
@@ -519,6 +619,17 @@ fn describe(input: &Input) -> String {
         Input::Message(message) => message.summary(),
         other => format!("{other:?}"),
     }
+}
+
+/// The read answers among `actions`: (context, outcome).
+pub fn read_outcomes(actions: &[Action]) -> Vec<(u64, Result<LogIndex, ReadError>)> {
+    actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Read { context, outcome } => Some((*context, *outcome)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The answer to the proposal among `actions`; exactly one must be there.

@@ -44,6 +44,10 @@ pub enum Op {
     Isolate { node: u64 },
     /// Every link works again.
     Heal,
+    /// The service asks `node`, or the leader if `None`, for a read.
+    Read { node: Option<u64> },
+    /// The leader (if any) is asked to hand its leadership to `target`.
+    Transfer { target: u64 },
 }
 
 /// A strategy for one op in a cluster of `n` nodes.
@@ -83,6 +87,21 @@ pub fn figure8_op(n: u64) -> impl Strategy<Value = Op> {
     ]
 }
 
+/// A strategy for one op of a schedule that also asks for reads and transfers (for a
+/// cluster with CheckQuorum and the no-op entry).
+pub fn production_op(n: u64) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => op(n),
+        2 => proptest::option::weighted(0.3, 1..=n).prop_map(|node| Op::Read { node }),
+        1 => (1..=n).prop_map(|target| Op::Transfer { target }),
+    ]
+}
+
+/// A schedule of `len` ops with reads and transfers in a cluster of `n` nodes.
+pub fn production_schedule(n: u64, len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(production_op(n), len)
+}
+
 /// A Figure 8 style schedule of `len` ops in a cluster of `n` nodes.
 pub fn figure8_schedule(n: u64, len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(figure8_op(n), len)
@@ -96,6 +115,7 @@ pub fn schedule(n: u64, len: std::ops::Range<usize>) -> impl Strategy<Value = Ve
 /// Carries out the schedule; the router checks every step as it goes.
 pub fn run(router: &mut Router, ops: &[Op]) {
     let mut commands = 0u64;
+    let mut reads = 0u64;
     for op in ops {
         match *op {
             Op::Tick { node, times } => {
@@ -192,6 +212,18 @@ pub fn run(router: &mut Router, ops: &[Op]) {
             }
             Op::Isolate { node } => router.isolate(node),
             Op::Heal => router.heal(),
+            Op::Read { node } => {
+                let node = node.or_else(|| router.leader()).unwrap_or(1);
+                if router.is_up(node) {
+                    reads += 1;
+                    router.read(node, reads);
+                }
+            }
+            Op::Transfer { target } => {
+                if let Some(leader) = router.leader() {
+                    let _outcome = router.transfer(leader, target);
+                }
+            }
         }
     }
 }
@@ -214,9 +246,11 @@ pub fn heal_and_converge(router: &mut Router) {
     for attempt in 0..20 {
         router.tick_all_until(|r| r.leader().is_some());
         let leader = router.leader().expect("a leader");
-        let proposed = router
-            .propose(leader, format!("final{attempt}"))
-            .expect("the leader takes the command");
+        // A leader that is handing over its leadership refuses: wait for the outcome.
+        let Ok(proposed) = router.propose(leader, format!("final{attempt}")) else {
+            router.tick_all(1);
+            continue;
+        };
         let (target, term) = (proposed.index, proposed.term);
         for _ in 0..500 {
             if router

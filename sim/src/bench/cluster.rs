@@ -213,6 +213,9 @@ impl Cluster {
                 Action::Proposal(Err(e)) => return Err(format!("proposal refused: {e}")),
                 Action::Snapshot(Err(e)) => return Err(format!("snapshot refused: {e}")),
                 Action::Proposal(Ok(_)) | Action::Snapshot(Ok(_)) => {}
+                Action::Read { .. } | Action::Transfer(_) => {
+                    return Err("the benchmark asks for no reads or transfers".into())
+                }
             }
         }
         if let Some(index) = snapshot_at {

@@ -10,6 +10,7 @@
 
 mod cluster;
 mod disk;
+pub mod kv;
 mod payload;
 
 use std::process::ExitCode;
@@ -47,6 +48,30 @@ pub struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Bench the KV service instead: `--nodes` servers and `--clients` clerks.
+    #[arg(long)]
+    pub kv: bool,
+    /// KV: clerks, each calling its next operation as soon as the last one is done.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// KV: operations to complete.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub ops: u64,
+    /// KV: distinct keys.
+    #[arg(long, default_value_t = 1_000)]
+    pub keys: u64,
+    /// KV: bytes per written value.
+    #[arg(long, default_value_t = 64)]
+    pub value_bytes: usize,
+    /// KV: the operations (half puts and half gets, appends only, or gets only).
+    #[arg(long, value_enum, default_value_t = kv::Workload::Mixed)]
+    pub workload: kv::Workload,
+    /// KV: how the servers serve Gets.
+    #[arg(long, value_enum, default_value_t = crate::cli::ReadModeArg::ReadIndex)]
+    pub read_mode: crate::cli::ReadModeArg,
+    /// KV: the servers' max_raft_state in bytes (0: no snapshots).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_raft_state: usize,
 }
 
 /// The figures of one bench run.
@@ -81,6 +106,9 @@ impl BenchReport {
 
 /// Runs `raftlab bench`; exit code 1 if the run broke a check, 2 on bad arguments.
 pub fn main(args: &BenchArgs) -> ExitCode {
+    if args.kv {
+        return kv_main(args);
+    }
     if args.nodes == 0 || args.nodes > 64 || args.entries == 0 || args.batch == 0 {
         eprintln!("error: bench needs 1..=64 nodes, at least 1 entry and a batch of at least 1");
         return ExitCode::from(2);
@@ -186,4 +214,78 @@ fn print_text(report: &BenchReport) {
         "  rounds                   {} ({} snapshots, {} ticks at the end)",
         counters.rounds, counters.snapshots, counters.ticks
     );
+}
+
+/// The KV bench's parameters from the command line.
+fn kv_params(args: &BenchArgs) -> kv::KvBenchParams {
+    kv::KvBenchParams {
+        servers: args.nodes,
+        clients: args.clients,
+        ops: args.ops,
+        keys: args.keys,
+        value_bytes: args.value_bytes,
+        workload: args.workload,
+        read_mode: args.read_mode.mode(),
+        max_raft_state: (args.max_raft_state > 0).then_some(args.max_raft_state),
+    }
+}
+
+/// Elects server 1, then runs the KV load; returns the wall seconds of the load.
+pub fn run_kv(params: &kv::KvBenchParams) -> Result<(kv::KvCounters, f64), String> {
+    let mut cluster = kv::KvCluster::new(params)?;
+    cluster.elect_first(MAX_ELECTION_TICKS)?;
+    #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
+    let wall_started = std::time::Instant::now();
+    cluster.run_load(MAX_IDLE_ROUNDS)?;
+    Ok((
+        cluster.counters.clone(),
+        wall_started.elapsed().as_secs_f64(),
+    ))
+}
+
+fn kv_main(args: &BenchArgs) -> ExitCode {
+    if args.nodes == 0 || args.nodes > 64 || args.clients == 0 || args.ops == 0 {
+        eprintln!("error: bench --kv needs 1..=64 servers, at least 1 client and 1 op");
+        return ExitCode::from(2);
+    }
+    let params = kv_params(args);
+    let (counters, wall_s) = match run_kv(&params) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("bench FAILED: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let ops = counters.ops.max(1) as f64;
+    let per_op = |n: u64| round_to(n as f64 / ops, 2);
+    let report = serde_json::json!({
+        "kv": true,
+        "servers": params.servers,
+        "clients": params.clients,
+        "ops": counters.ops,
+        "workload": format!("{:?}", params.workload).to_lowercase(),
+        "read_mode": args.read_mode.name(),
+        "keys": params.keys,
+        "value_bytes": params.value_bytes,
+        "max_raft_state": params.max_raft_state,
+        "ops_per_s": (counters.ops as f64 / wall_s.max(f64::MIN_POSITIVE)).round(),
+        "wall_s": round_to(wall_s, 6),
+        "us_per_op": round_to(wall_s * 1e6 / ops, 4),
+        "raft_messages_per_op": per_op(counters.raft_messages),
+        "raft_bytes_per_op": per_op(counters.raft_bytes),
+        "client_messages_per_op": per_op(counters.client_messages),
+        "client_bytes_per_op": per_op(counters.client_bytes),
+        "persisted_bytes_per_op": per_op(counters.persisted_bytes),
+        "snapshots": counters.snapshots,
+        "rounds": counters.rounds,
+        "peak_rss_mib": peak_rss_mib().map(|mib| round_to(mib, 1)),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        for (key, value) in report.as_object().into_iter().flatten() {
+            println!("  {key:<24} {value}");
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -15,13 +15,21 @@
 //! rejected probe points than the rule needs, means a backup that wastes round trips or
 //! resends entries the follower holds, e.g. a hint that is off by one.
 //!
-//! Every AppendEntries a leader sends carries its own entries, at most the configured
-//! payload bytes (or a single entry), and as many as fit; and none that the follower
-//! already acknowledged to it in this term (the follower keeps them for the term).
+//! Every AppendEntries a leader sends carries its own entries, as many as fit in the
+//! configured message size (or a single entry), counting each entry as its record in the
+//! message and the rest of the message at its largest ([`APPEND_HEADER_MAX_BYTES`]); and
+//! none that the follower already acknowledged to it in this term (the follower keeps
+//! them for the term).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use raft_core::{AppendEntries, AppendEntriesReply, Body, LogIndex, Message, Node, Term};
+use raft_core::{
+    entry_record_len, AppendEntries, AppendEntriesReply, Body, LogIndex, Message, Node, Term,
+};
+
+/// The most bytes an AppendEntries takes besides its entries: eight numbers (envelope and
+/// request), each a one-byte tag and a varint of at most ten bytes.
+pub const APPEND_HEADER_MAX_BYTES: usize = 8 * 11;
 
 /// One leader-follower episode in one term.
 #[derive(Clone, Debug)]
@@ -84,6 +92,14 @@ impl BackupChecker {
                 };
                 check_carried(from, leader, append)?;
                 self.check_not_acked((from, to), message.term(), append)?;
+                let held = self
+                    .acked_in((from, to), message.term())
+                    .max(leader.snapshot_index());
+                if append.entries().is_empty() && append.prev_log_index() <= held {
+                    // A ReadIndex round at what the follower holds (or at the snapshot,
+                    // when that was compacted): no probe.
+                    return Ok(());
+                }
                 self.check_probe((from, to), message.term(), append.prev_log_index())
             }
             Some(Body::AppendEntriesReply(reply)) if reply.is_success() => {
@@ -127,6 +143,14 @@ impl BackupChecker {
             *acked = (term, LogIndex::ZERO);
         }
         acked.1 = acked.1.max(index.min(receiver.last_log_index()));
+    }
+
+    /// The highest index the follower acknowledged to the leader in `term` (0 if none).
+    fn acked_in(&self, pair: (usize, usize), term: Term) -> LogIndex {
+        match self.acked.get(&pair) {
+            Some(&(acked_term, acked)) if acked_term == term => acked,
+            _ => LogIndex::ZERO,
+        }
     }
 
     fn check_not_acked(
@@ -213,10 +237,11 @@ impl BackupChecker {
                 closed: false,
             };
         }
-        // A probe point the leader has compacted: it sends a snapshot next and probes
-        // its last entry meanwhile (a liveness probe); the backup is over.
+        // A probe point the leader has compacted (or its snapshot point, where ReadIndex
+        // rounds also probe): it sends a snapshot next and probes its last entry
+        // meanwhile (a liveness probe); the backup is over.
         let next = leader.progress(follower.id()).map(|p| p.next_index);
-        if leader.snapshot_index() > probe || next.is_some_and(|n| n <= leader.snapshot_index()) {
+        if leader.snapshot_index() >= probe || next.is_some_and(|n| n <= leader.snapshot_index()) {
             episode.closed = true;
         }
         // Probes above the first come from heartbeats that probe the leader's last entry
@@ -311,8 +336,11 @@ fn check_carried(server: usize, leader: &Node, append: &AppendEntries) -> Result
             entry.term()
         ));
     }
-    let budget = leader.config().max_message_bytes();
-    let payload: usize = entries.iter().map(|entry| entry.data().len()).sum();
+    let budget = leader
+        .config()
+        .max_message_bytes()
+        .saturating_sub(APPEND_HEADER_MAX_BYTES);
+    let payload: usize = entries.iter().map(entry_record_len).sum();
     if entries.len() > 1 && payload > budget {
         return Err(format!(
             "append: server {server} sent {payload} payload bytes in {} entries (the budget is {budget})",
@@ -320,7 +348,7 @@ fn check_carried(server: usize, leader: &Node, append: &AppendEntries) -> Result
         ));
     }
     if let Some(next) = leader.entry(last.index().next()) {
-        if next.data().len() <= budget.saturating_sub(payload) {
+        if entry_record_len(next) <= budget.saturating_sub(payload) {
             return Err(format!(
                 "append: server {server} stopped at entry {} with {payload} of {budget} payload bytes, though entry {} ({} bytes) fits",
                 last.index(),

@@ -109,10 +109,17 @@ fn check_body(
             check_acknowledged(persisted, node, reply.match_index())?;
         }
         Body::InstallSnapshot(snapshot) => {
+            // A chunk is a slice of the persisted snapshot, at its offset.
             let index = snapshot.last_included_index();
+            let durable = persisted.snapshot_data();
+            let start = usize::try_from(snapshot.offset()).unwrap_or(usize::MAX);
+            let slice = start
+                .checked_add(snapshot.data().len())
+                .and_then(|end| durable.get(start..end));
             if index != persisted.snapshot_index()
                 || snapshot.last_included_term() != persisted.snapshot_term()
-                || snapshot.data() != persisted.snapshot_data()
+                || snapshot.total_len() != durable.len() as u64
+                || slice != Some(&snapshot.data()[..])
             {
                 return Err(format!(
                     "that is not its persisted snapshot (persisted {}/{})",
@@ -122,14 +129,18 @@ fn check_body(
             }
         }
         Body::InstallSnapshotReply(reply) => {
-            if persisted.last_index() < reply.last_included_index() {
+            // A partial answer claims only chunks held in memory, nothing durable.
+            if !reply.is_partial() && persisted.last_index() < reply.last_included_index() {
                 return Err(format!(
                     "while its persisted log ends at {}",
                     persisted.last_index()
                 ));
             }
         }
-        Body::RequestVote(_) | Body::RequestVoteReply(_) | Body::AppendEntriesReply(_) => {}
+        Body::RequestVote(_)
+        | Body::RequestVoteReply(_)
+        | Body::AppendEntriesReply(_)
+        | Body::TimeoutNow(_) => {}
     }
     Ok(())
 }

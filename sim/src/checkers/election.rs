@@ -18,9 +18,9 @@
 //! InstallSnapshot of at least its term (a current leader), a granted vote, or an
 //! election it starts itself.
 
-use raft_core::{Action, Body, Input, LogIndex, Node, NodeId, RoleKind, Term};
+use raft_core::{Body, Input, LogIndex, Node, NodeId, RoleKind, Term};
 
-use crate::world::RaftSetup;
+use crate::world::{Effect, ProcessInput, RaftSetup};
 
 /// A vote request (or pre-vote request) a node is about to answer.
 #[derive(Clone, Copy, Debug)]
@@ -41,21 +41,25 @@ pub struct BeforeStep {
     request: Option<Request>,
     /// The term of a message that must make the node adopt it.
     adopt: Option<Term>,
+    /// Whether that message is a vote request CheckQuorum's lease may make it ignore.
+    leased: bool,
 }
 
 impl BeforeStep {
     /// Notes `node`'s state and what `input` is, before the node steps it.
-    pub fn new(node: &Node, input: &Input) -> BeforeStep {
+    pub fn new(node: &Node, input: &ProcessInput) -> BeforeStep {
         let mut before = BeforeStep {
             term: node.term(),
             role: node.role(),
             voted_for: node.voted_for(),
-            tick: matches!(input, Input::Tick),
+            tick: matches!(input, ProcessInput::Tick | ProcessInput::Raft(Input::Tick)),
             current_leader: None,
             request: None,
             adopt: None,
+            leased: false,
         };
-        let Input::Message(message) = input else {
+        let (ProcessInput::Peer(message) | ProcessInput::Raft(Input::Message(message))) = input
+        else {
             return before;
         };
         let later = message.term() > node.term();
@@ -70,6 +74,7 @@ impl BeforeStep {
                     last: (request.last_log_term(), request.last_log_index()),
                 });
                 before.adopt = (later && !request.is_pre_vote()).then_some(message.term());
+                before.leased = !request.is_transfer();
             }
             Some(Body::RequestVoteReply(reply)) => {
                 let pre_vote_grant = reply.is_pre_vote() && reply.granted();
@@ -92,10 +97,27 @@ struct Sent {
 }
 
 impl Sent {
-    fn of(actions: &[Action]) -> Sent {
+    /// What `effects` say, for a node that was `before` its step and is `node` after it.
+    /// A candidate's tick that repeats its vote requests to the peers that have not
+    /// answered, its timer running on, starts nothing.
+    fn of(effects: &[Effect], before: &BeforeStep, node: &Node) -> Sent {
+        let mut sent = Sent::of_sends(effects);
+        let repeat = before.tick
+            && matches!(before.role, RoleKind::PreCandidate | RoleKind::Candidate)
+            && node.role() == before.role
+            && node.term() == before.term
+            && node.election_elapsed() != 0;
+        if repeat {
+            sent.campaigned = false;
+            sent.pre_campaigned = false;
+        }
+        sent
+    }
+
+    fn of_sends(effects: &[Effect]) -> Sent {
         let mut sent = Sent::default();
-        for action in actions {
-            let Action::Send(message) = action else {
+        for effect in effects {
+            let Effect::Send(message) = effect else {
                 continue;
             };
             match message.body() {
@@ -140,6 +162,7 @@ pub struct ElectionChecker {
     min: u32,
     max: u32,
     pre_vote: bool,
+    check_quorum: bool,
     spread: Spread,
 }
 
@@ -151,6 +174,7 @@ impl ElectionChecker {
             min: setup.election_ticks.0,
             max: setup.election_ticks.1,
             pre_vote: setup.pre_vote,
+            check_quorum: setup.check_quorum,
             spread: Spread {
                 count: 0,
                 lowest: u32::MAX,
@@ -164,18 +188,20 @@ impl ElectionChecker {
         self.servers[server] = View::default();
     }
 
-    /// Checks one step of server `server`: `before` its step, the `actions` it returned,
+    /// Checks one step of server `server`: `before` its step, the `effects` it returned,
     /// and the node after it.
     pub fn observe(
         &mut self,
         server: usize,
         before: BeforeStep,
-        actions: &[Action],
+        effects: &[Effect],
         node: &Node,
     ) -> Result<(), String> {
-        let sent = Sent::of(actions);
+        let sent = Sent::of(effects, &before, node);
         self.check_timer(server, &before, &sent)?;
-        if let Some(term) = before.adopt {
+        // CheckQuorum: a node under its leader's lease ignores a vote request.
+        let ignored = before.leased && self.check_quorum && self.is_sticky(server, &before);
+        if let Some(term) = before.adopt.filter(|_| !ignored) {
             if node.term() < term {
                 return Err(format!(
                     "terms: server {server} stayed in term {} after a message of term {}",
@@ -274,18 +300,24 @@ impl ElectionChecker {
     /// its leader within the smallest election timeout.
     fn check_sticky(&self, server: usize, before: &BeforeStep) -> Result<(), String> {
         let view = &self.servers[server];
-        let sticky = match before.role {
-            RoleKind::Leader => true,
-            RoleKind::Follower => view.leader.is_some() && view.ticks < self.min,
-            RoleKind::PreCandidate | RoleKind::Candidate => false,
-        };
-        if sticky {
+        if self.is_sticky(server, before) {
             return Err(format!(
                 "pre-vote: server {server} ({:?}) granted a pre-vote {} ticks after hearing from its leader (leader stickiness holds for {} ticks)",
                 before.role, view.ticks, self.min
             ));
         }
         Ok(())
+    }
+
+    /// Whether server `server` leads, or heard from its leader within the smallest
+    /// election timeout, before its step.
+    fn is_sticky(&self, server: usize, before: &BeforeStep) -> bool {
+        let view = &self.servers[server];
+        match before.role {
+            RoleKind::Leader => true,
+            RoleKind::Follower => view.leader.is_some() && view.ticks < self.min,
+            RoleKind::PreCandidate | RoleKind::Candidate => false,
+        }
     }
 
     fn check_switches(
@@ -318,7 +350,7 @@ impl ElectionChecker {
         if restarted || node.is_leader() {
             view.ticks = 0;
         }
-        if node.term() != before.term {
+        if node.term() != before.term || (before.role == RoleKind::Leader && !node.is_leader()) {
             view.leader = None;
         }
         match node.role() {

@@ -5,7 +5,7 @@
 
 use raft_core::{
     AppendEntries, AppendEntriesReply, Body, Entry, InstallSnapshot, InstallSnapshotReply, Message,
-    RequestVote, RequestVoteReply,
+    RequestVote, RequestVoteReply, TimeoutNow,
 };
 
 /// Checks `message`, whose encoding is `bytes`.
@@ -42,6 +42,8 @@ fn rebuild(body: &Body) -> Body {
             let (index, term) = (request.last_log_index(), request.last_log_term());
             Body::RequestVote(if request.is_pre_vote() {
                 RequestVote::pre_vote(index, term)
+            } else if request.is_transfer() {
+                RequestVote::transfer(index, term)
             } else {
                 RequestVote::vote(index, term)
             })
@@ -49,32 +51,47 @@ fn rebuild(body: &Body) -> Body {
         Body::RequestVoteReply(reply) => {
             Body::RequestVoteReply(RequestVoteReply::new(reply.granted(), reply.is_pre_vote()))
         }
-        Body::AppendEntries(append) => Body::AppendEntries(AppendEntries::new(
-            append.prev_log_index(),
-            append.prev_log_term(),
-            append
-                .entries()
-                .iter()
-                .map(|entry| Entry::new(entry.index(), entry.term(), entry.clone().into_data()))
-                .collect(),
-            append.leader_commit(),
-        )),
-        Body::AppendEntriesReply(reply) => Body::AppendEntriesReply(if reply.is_success() {
-            AppendEntriesReply::success(reply.match_index())
-        } else {
-            AppendEntriesReply::reject(
-                reply.rejected_index(),
-                reply.conflict_term(),
-                reply.conflict_index(),
+        Body::AppendEntries(append) => Body::AppendEntries(
+            AppendEntries::new(
+                append.prev_log_index(),
+                append.prev_log_term(),
+                append
+                    .entries()
+                    .iter()
+                    .map(|entry| Entry::new(entry.index(), entry.term(), entry.clone().into_data()))
+                    .collect(),
+                append.leader_commit(),
             )
-        }),
-        Body::InstallSnapshot(snapshot) => Body::InstallSnapshot(InstallSnapshot::new(
+            .with_round(append.round()),
+        ),
+        Body::AppendEntriesReply(reply) => Body::AppendEntriesReply(
+            if reply.is_success() {
+                AppendEntriesReply::success(reply.match_index())
+            } else {
+                AppendEntriesReply::reject(
+                    reply.rejected_index(),
+                    reply.conflict_term(),
+                    reply.conflict_index(),
+                )
+            }
+            .with_round(reply.round()),
+        ),
+        Body::InstallSnapshot(snapshot) => Body::InstallSnapshot(InstallSnapshot::chunk(
             snapshot.last_included_index(),
             snapshot.last_included_term(),
+            snapshot.offset(),
+            snapshot.total_len(),
             snapshot.data().clone(),
         )),
-        Body::InstallSnapshotReply(reply) => {
-            Body::InstallSnapshotReply(InstallSnapshotReply::new(reply.last_included_index()))
-        }
+        Body::InstallSnapshotReply(reply) => Body::InstallSnapshotReply(if reply.is_partial() {
+            InstallSnapshotReply::partial(
+                reply.last_included_index(),
+                reply.offset(),
+                reply.next_offset(),
+            )
+        } else {
+            InstallSnapshotReply::new(reply.last_included_index())
+        }),
+        Body::TimeoutNow(_) => Body::TimeoutNow(TimeoutNow::new()),
     }
 }

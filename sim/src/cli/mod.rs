@@ -13,6 +13,7 @@ macro_rules! outln {
     }};
 }
 
+mod check;
 mod fuzz;
 #[cfg(feature = "test-hooks")]
 mod mutants;
@@ -44,7 +45,7 @@ enum Command {
     List,
     /// Run scenarios under one or more seeds.
     Run {
-        /// Scenario ids, parts (2a, 2b, 2c, 2d) or `all`; all when omitted.
+        /// Scenario ids, parts (2a, 2b, 2c, 2d, 3a, 3b, x) or `all`; all when omitted.
         targets: Vec<String>,
         /// The first seed.
         #[arg(long, default_value_t = 1)]
@@ -60,6 +61,10 @@ enum Command {
         jobs: Option<usize>,
         #[command(flatten)]
         planted: Planted,
+        /// How the KV scenarios' servers serve Gets: `read-index` (the default) or `log`
+        /// (the lab's way, through the Raft log).
+        #[arg(long, value_enum, default_value_t = ReadModeArg::ReadIndex)]
+        read_mode: ReadModeArg,
     },
     /// Run one scenario (or `fuzz` for a fuzz seed) under one seed and print its trace.
     Replay {
@@ -70,6 +75,9 @@ enum Command {
         seed: u64,
         #[command(flatten)]
         planted: Planted,
+        /// KV scenarios: also write the view of the run's client history (one HTML file).
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
     },
     /// Swarm fuzzing: each seed picks a configuration and a schedule, runs a safety phase
     /// then a healed liveness phase, with every checker on.
@@ -83,6 +91,9 @@ enum Command {
     /// soon the catalog and the swarm catch it.
     #[cfg(feature = "test-hooks")]
     Mutants(mutants::MutantsArgs),
+    /// Check a history (JSON lines) for linearizability; exit 0 linearizable, 1 not,
+    /// 3 unknown (budget spent), 2 bad input.
+    Check(check::CheckArgs),
 }
 
 /// Parses the arguments and runs the command; exit code 1 if a run failed, 2 on bad
@@ -108,22 +119,65 @@ pub fn main() -> ExitCode {
             json,
             jobs,
             planted,
+            read_mode,
         }) => match select(&targets) {
-            Ok(scenarios) => run_command(&scenarios, seed, seeds, json, jobs, &planted),
+            Ok(scenarios) => {
+                let mode = read_mode.mode();
+                let scenarios: Vec<Scenario> = scenarios
+                    .into_iter()
+                    .map(|s| s.with_read_mode(mode))
+                    .collect();
+                run_command(&scenarios, seed, seeds, json, jobs, &planted)
+            }
             Err(message) => usage_error(&message),
         },
-        Some(Command::Replay { id, seed, planted }) if id == "fuzz" => {
-            fuzz::replay_fuzz(seed, &planted)
-        }
-        Some(Command::Replay { id, seed, planted }) => match find(&id) {
-            Some(scenario) => replay(&scenario, seed, &planted),
+        Some(Command::Replay {
+            id, seed, planted, ..
+        }) if id == "fuzz" => fuzz::replay_fuzz(seed, &planted),
+        Some(Command::Replay {
+            id,
+            seed,
+            planted,
+            html,
+        }) => match find(&id) {
+            Some(scenario) if html.is_some() && scenario.kv.is_none() => usage_error(&format!(
+                "`{id}` has no client history (only KV scenarios do)"
+            )),
+            Some(scenario) => replay(&scenario, seed, &planted, html.as_deref()),
             None => usage_error(&format!("unknown scenario id `{id}` (see `raftlab list`)")),
         },
         Some(Command::Bench(args)) => crate::bench::main(&args),
+        Some(Command::Check(args)) => check::main(&args),
         Some(Command::Fuzz(args)) => fuzz::fuzz(&args),
         Some(Command::Schedule(args)) => fuzz::schedule(&args),
         #[cfg(feature = "test-hooks")]
         Some(Command::Mutants(args)) => mutants::main(&args),
+    }
+}
+
+/// How KV servers serve Gets, on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadModeArg {
+    /// Raft's ReadIndex: a round of heartbeats, no log entry.
+    ReadIndex,
+    /// Through the Raft log, as the lab does.
+    Log,
+}
+
+impl ReadModeArg {
+    pub fn mode(self) -> kv_core::ReadMode {
+        match self {
+            ReadModeArg::ReadIndex => kv_core::ReadMode::ReadIndex,
+            ReadModeArg::Log => kv_core::ReadMode::Log,
+        }
+    }
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadModeArg::ReadIndex => "read-index",
+            ReadModeArg::Log => "log",
+        }
     }
 }
 
@@ -149,7 +203,7 @@ pub fn select(targets: &[String]) -> Result<Vec<Scenario>, String> {
         };
         if matched.is_empty() {
             return Err(format!(
-                "unknown target `{target}`: expected a scenario id, a part (2a, 2b, 2c, 2d) or `all`"
+                "unknown target `{target}`: expected a scenario id, a part (2a, 2b, 2c, 2d, 3a, 3b, x) or `all`"
             ));
         }
         matched.into_iter().for_each(|i| chosen[i] = true);
@@ -251,12 +305,27 @@ fn run_command(
     }
 }
 
-fn replay(scenario: &Scenario, seed: u64, planted: &Planted) -> ExitCode {
+fn replay(
+    scenario: &Scenario,
+    seed: u64,
+    planted: &Planted,
+    html: Option<&std::path::Path>,
+) -> ExitCode {
     let mut setup = RaftSetup::default();
     planted.plant(&mut setup);
     let report = run_with(scenario, seed, true, &setup);
     for line in &report.trace {
         outln!("{line}");
+    }
+    if let Some(path) = html {
+        let title = format!("{} seed {seed}", report.id);
+        match crate::kv::write_view(path, &report.kv_history, &title) {
+            Ok(verdict) => outln!("history view ({verdict}): {}", path.display()),
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
     }
     outln!(
         "{} seed {}: {} trace_hash={:016x} sim_ms={} rpcs={} bytes={} commits={}",

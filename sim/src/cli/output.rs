@@ -3,13 +3,16 @@
 use crate::runner::RunReport;
 use crate::scenarios::Scenario;
 
+/// The width of the id column (the longest id in the catalog).
+const WIDTH: usize = 54;
+
 /// Prints `id part servers` for every scenario.
 pub fn print_list(scenarios: &[Scenario]) {
-    outln!("{:<36} {:<4} {:<8} title", "id", "part", "servers");
+    outln!("{:<WIDTH$} {:<4} {:<8} title", "id", "part", "servers");
     for s in scenarios {
         let servers: Vec<String> = s.servers.iter().map(ToString::to_string).collect();
         outln!(
-            "{:<36} {:<4} {:<8} {}",
+            "{:<WIDTH$} {:<4} {:<8} {}",
             s.id,
             s.part,
             servers.join(","),
@@ -37,6 +40,11 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
         "messages": report.messages,
         "peak_messages_per_s": report.peak_messages_per_s,
         "events": report.events,
+        "max_snapshot": report.max_snapshot,
+        "max_message": report.max_message,
+        "snapshot_chunks": report.snapshot_chunks,
+        "ops": report.ops,
+        "linearizability_steps": report.linearizability_steps,
         "wall_ms": (wall_ms * 1000.0).round() / 1000.0,
         "error": report.error,
     })
@@ -46,7 +54,7 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
 /// The lab tester's table (one row per run, or per scenario summed over seeds), then totals.
 pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
     outln!(
-        "{:<36} {:>4} {:>6} {:>9} {:>5} {:>8} {:>11} {:>7} {:>9}  result",
+        "{:<WIDTH$} {:>4} {:>6} {:>9} {:>5} {:>8} {:>11} {:>7} {:>7} {:>9}  result",
         "id",
         "part",
         "seeds",
@@ -55,6 +63,7 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
         "rpcs",
         "bytes",
         "commits",
+        "ops",
         "wall ms"
     );
     let mut total_sim_ms = 0;
@@ -71,7 +80,7 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
             format!("{failed} FAILED")
         };
         outln!(
-            "{:<36} {:>4} {:>6} {:>9.1} {:>5} {:>8} {:>11} {:>7} {:>9.1}  {result}",
+            "{:<WIDTH$} {:>4} {:>6} {:>9.1} {:>5} {:>8} {:>11} {:>7} {:>7} {:>9.1}  {result}",
             first.id,
             first.part,
             chunk.len(),
@@ -80,6 +89,7 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
             sum(|r| r.rpcs),
             sum(|r| r.bytes),
             sum(|r| r.commits),
+            sum(|r| r.ops),
             wall_ms
         );
     }

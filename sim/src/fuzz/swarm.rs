@@ -51,11 +51,14 @@ pub struct SwarmConfig {
     pub duration_ms: u64,
     /// Whether the nodes run pre-vote.
     pub pre_vote: bool,
+    /// Whether the nodes run CheckQuorum (its own stream, so the other draws of a seed
+    /// stay what they were before it was varied).
+    pub check_quorum: bool,
     /// Election timeout range, ticks.
     pub election_ticks: (u32, u32),
     /// Heartbeat interval, ticks.
     pub heartbeat_ticks: u32,
-    /// Payload bytes per AppendEntries.
+    /// The largest encoded Raft message.
     pub max_message_bytes: usize,
     /// Requests held back long, per mille.
     pub hold_per_mille: u16,
@@ -122,9 +125,10 @@ impl SwarmConfig {
         SwarmConfig {
             servers,
             pre_vote: rng.chance(1, 2),
+            check_quorum: Stream::new(seed, "swarm-check-quorum").chance(1, 2),
             election_ticks,
             heartbeat_ticks: [10, 5][rng.index(2)],
-            max_message_bytes: [64 * 1024, 1024, 16][rng.index(3)],
+            max_message_bytes: [64 * 1024, 1024, 200][rng.index(3)],
             hold_per_mille: sometimes(&mut rng, 300),
             duplicate_per_mille: sometimes(&mut rng, 100),
             replay_per_mille: sometimes(&mut rng, 50),
@@ -155,6 +159,7 @@ impl SwarmConfig {
             heartbeat_ticks: self.heartbeat_ticks,
             max_message_bytes: self.max_message_bytes,
             pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
             ..RaftSetup::default()
         }
     }
@@ -249,7 +254,7 @@ impl fmt::Display for SwarmConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms pre-vote={} election={}..{} heartbeat={} max-message={}B hold={}‰ duplicate={}‰ replay={}‰ crash-points={}:{}‰ figure8={}‰",
+            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms pre-vote={} check-quorum={} election={}..{} heartbeat={} max-message={}B hold={}‰ duplicate={}‰ replay={}‰ crash-points={}:{}‰ figure8={}‰",
             self.servers,
             self.loss_per_mille,
             self.delay_ms,
@@ -266,6 +271,7 @@ impl fmt::Display for SwarmConfig {
             self.proposals_per_slice,
             self.duration_ms,
             self.pre_vote,
+            self.check_quorum,
             self.election_ticks.0,
             self.election_ticks.1,
             self.heartbeat_ticks,

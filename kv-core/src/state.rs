@@ -1,0 +1,295 @@
+//! The replicated state of a KV server: the key/value map, the duplicate table and the
+//! running [`StateDigest`].
+//!
+//! Applying a command is deterministic and depends on nothing but the state and the
+//! command (not on the server's configuration or role), so every server that applies the
+//! same log prefix holds the same state. The duplicate table keeps, per client, the
+//! highest sequence number applied: a command whose (client, seq) is not above it is a
+//! duplicate and changes nothing. A clerk has one call in flight at a time and numbers
+//! its calls upwards, so "not above the last one" is exactly "already applied".
+
+use std::collections::hash_map::Entry;
+
+use crate::command::{Command, OpRef};
+use crate::digest::{client_hash, pair_hash, TextHash};
+use crate::keys::{ClientMap, KeyMap};
+use crate::types::{ClientId, Seq, StateDigest};
+
+/// A value and its running hash.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StoredValue {
+    pub(crate) text: String,
+    pub(crate) hash: TextHash,
+}
+
+/// The map, the duplicate table and the digest of both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct KvState {
+    /// Never iterated in its own order (see [`crate::keys`]).
+    map: KeyMap<StoredValue>,
+    /// Never iterated in its own order either.
+    last_seq: ClientMap<Seq>,
+    digest: u64,
+}
+
+/// What applying one command did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Effect {
+    /// The (client, seq) had been applied before: the map and table did not change.
+    pub(crate) duplicate: bool,
+    /// The value a Get read (at this point of the log, duplicate or not), if asked for.
+    pub(crate) read: Option<String>,
+}
+
+impl KvState {
+    /// A state built from its parts (a decoded snapshot), with its digest computed.
+    pub(crate) fn from_parts(map: KeyMap<StoredValue>, last_seq: ClientMap<Seq>) -> KvState {
+        let mut state = KvState {
+            map,
+            last_seq,
+            digest: 0,
+        };
+        state.digest = state.recompute_digest().0;
+        state
+    }
+
+    /// Applies one committed command. With `want_read`, a Get returns the value it reads
+    /// (a duplicate Get reads again at its own position in the log: still linearizable,
+    /// since the clerk's call is still open when it retries).
+    pub(crate) fn apply(&mut self, command: Command<'_>, want_read: bool) -> Effect {
+        let read = match (command.op, want_read) {
+            (OpRef::Get { key }, true) => Some(self.get(key).unwrap_or_default().to_owned()),
+            _ => None,
+        };
+        let duplicate = !self.record(command.client, command.seq);
+        if !duplicate {
+            match command.op {
+                OpRef::Get { .. } => {}
+                OpRef::Put { key, value } => self.put(key, value),
+                OpRef::Append { key, value } => self.append(key, value),
+            }
+        }
+        Effect { duplicate, read }
+    }
+
+    /// Whether (client, seq) has been applied (or a later call of the same client).
+    pub(crate) fn is_applied(&self, client: ClientId, seq: Seq) -> bool {
+        self.last_seq.get(&client).is_some_and(|&last| seq <= last)
+    }
+
+    /// The highest sequence number applied for `client`.
+    pub(crate) fn last_seq(&self, client: ClientId) -> Option<Seq> {
+        self.last_seq.get(&client).copied()
+    }
+
+    /// The value of `key`, if it was ever written.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(|stored| stored.text.as_str())
+    }
+
+    /// The map, in key order (sorted on each call: O(n log n)).
+    pub(crate) fn sorted_pairs(&self) -> Vec<(&str, &StoredValue)> {
+        let mut pairs: Vec<(&str, &StoredValue)> = self
+            .map
+            .iter()
+            .map(|(key, stored)| (&**key, stored))
+            .collect();
+        // Keys are unique: an unstable sort gives the one order.
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        pairs
+    }
+
+    /// How many keys the map holds.
+    pub(crate) fn key_count(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The duplicate table, in client order (sorted on each call: O(n log n)).
+    pub(crate) fn sorted_clients(&self) -> Vec<(ClientId, Seq)> {
+        let mut rows: Vec<(ClientId, Seq)> = self
+            .last_seq
+            .iter()
+            .map(|(&client, &seq)| (client, seq))
+            .collect();
+        // Clients are unique: an unstable sort gives the one order.
+        rows.sort_unstable_by_key(|&(client, _)| client);
+        rows
+    }
+
+    /// How many clients the duplicate table remembers.
+    pub(crate) fn client_count(&self) -> usize {
+        self.last_seq.len()
+    }
+
+    /// The digest, kept up to date by every change.
+    pub(crate) fn digest(&self) -> StateDigest {
+        StateDigest(self.digest)
+    }
+
+    /// The digest computed from scratch (what [`KvState::digest`] must equal).
+    pub(crate) fn recompute_digest(&self) -> StateDigest {
+        // A sum: the map's own order does not show.
+        let pairs = self
+            .map
+            .iter()
+            .map(|(key, stored)| pair_hash(key, stored.hash, stored.text.len()));
+        let clients = self
+            .last_seq
+            .iter()
+            .map(|(client, seq)| client_hash(client.0, seq.0));
+        StateDigest(pairs.chain(clients).fold(0, u64::wrapping_add))
+    }
+
+    /// Records (client, seq) as applied, unless it (or a later call) was: returns
+    /// whether it is new.
+    fn record(&mut self, client: ClientId, seq: Seq) -> bool {
+        match self.last_seq.entry(client) {
+            Entry::Occupied(mut row) => {
+                if seq <= *row.get() {
+                    return false;
+                }
+                let old = row.insert(seq);
+                self.digest = self.digest.wrapping_sub(client_hash(client.0, old.0));
+            }
+            Entry::Vacant(row) => {
+                row.insert(seq);
+            }
+        }
+        self.digest = self.digest.wrapping_add(client_hash(client.0, seq.0));
+        true
+    }
+
+    fn put(&mut self, key: &str, value: &str) {
+        let hash = TextHash::of(value);
+        let added = pair_hash(key, hash, value.len());
+        if let Some(old) = self.map.get_mut(key) {
+            let removed = pair_hash(key, old.hash, old.text.len());
+            // Reuse the old value's buffer.
+            old.text.clear();
+            old.text.push_str(value);
+            old.hash = hash;
+            self.digest = self.digest.wrapping_sub(removed).wrapping_add(added);
+        } else {
+            let stored = StoredValue {
+                text: value.to_owned(),
+                hash,
+            };
+            self.map.insert(key.into(), stored);
+            self.digest = self.digest.wrapping_add(added);
+        }
+    }
+
+    fn append(&mut self, key: &str, suffix: &str) {
+        if let Some(old) = self.map.get_mut(key) {
+            let removed = pair_hash(key, old.hash, old.text.len());
+            old.text.push_str(suffix);
+            old.hash = old.hash.extended(suffix);
+            let added = pair_hash(key, old.hash, old.text.len());
+            self.digest = self.digest.wrapping_sub(removed).wrapping_add(added);
+        } else {
+            self.put(key, suffix);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Op, Request};
+
+    /// Applies an owned request.
+    fn apply(state: &mut KvState, request: Request, want_read: bool) -> Effect {
+        state.apply(Command::of(&request), want_read)
+    }
+
+    fn request(client: u64, seq: u64, op: Op) -> Request {
+        Request {
+            client: ClientId(client),
+            seq: Seq(seq),
+            op,
+        }
+    }
+
+    fn append(key: &str, value: &str) -> Op {
+        Op::Append {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    fn get(key: &str) -> Op {
+        Op::Get { key: key.into() }
+    }
+
+    #[test]
+    fn put_append_get() {
+        let mut state = KvState::default();
+        let put = Op::Put {
+            key: "k".into(),
+            value: "a".into(),
+        };
+        assert!(!apply(&mut state, request(1, 1, put), false).duplicate);
+        apply(&mut state, request(1, 2, append("k", "b")), false);
+        apply(&mut state, request(1, 3, append("new", "c")), false);
+        assert_eq!(
+            apply(&mut state, request(1, 4, get("k")), true)
+                .read
+                .as_deref(),
+            Some("ab")
+        );
+        assert_eq!(
+            apply(&mut state, request(1, 5, get("none")), true)
+                .read
+                .as_deref(),
+            Some("")
+        );
+        assert_eq!(state.get("new"), Some("c"));
+        assert_eq!(state.get("none"), None);
+        assert_eq!(state.digest(), state.recompute_digest());
+    }
+
+    #[test]
+    fn a_duplicate_changes_nothing_and_a_duplicate_get_reads_again() {
+        let mut state = KvState::default();
+        apply(&mut state, request(1, 1, append("k", "x")), false);
+        let before = state.clone();
+        let effect = apply(&mut state, request(1, 1, append("k", "x")), false);
+        assert!(effect.duplicate);
+        assert_eq!(state, before);
+        apply(&mut state, request(2, 1, append("k", "y")), false);
+        let effect = apply(&mut state, request(1, 1, get("k")), true);
+        assert!(effect.duplicate);
+        assert_eq!(effect.read.as_deref(), Some("xy"));
+        assert_eq!(state.last_seq(ClientId(1)), Some(Seq(1)));
+        assert_eq!(state.get("k"), Some("xy"));
+    }
+
+    #[test]
+    fn the_digest_tells_states_apart_and_not_paths() {
+        let mut a = KvState::default();
+        apply(&mut a, request(1, 1, append("k", "x")), false);
+        apply(&mut a, request(1, 2, append("k", "y")), false);
+        let mut b = KvState::default();
+        let put = Op::Put {
+            key: "k".into(),
+            value: "xy".into(),
+        };
+        apply(&mut b, request(1, 2, put), false);
+        // The same map and table, reached two ways.
+        assert_eq!(a.digest(), b.digest());
+        let mut c = b.clone();
+        apply(&mut c, request(1, 3, get("k")), false);
+        assert_ne!(
+            b.digest(),
+            c.digest(),
+            "the duplicate table is part of the digest"
+        );
+        let mut d = KvState::default();
+        let put = Op::Put {
+            key: "k".into(),
+            value: "yx".into(),
+        };
+        apply(&mut d, request(1, 2, put), false);
+        assert_ne!(b.digest(), d.digest(), "the value is part of the digest");
+    }
+}
