@@ -49,7 +49,7 @@ pub struct Config {
     check_quorum: bool,
     no_op_on_election: bool,
     #[cfg(feature = "test-hooks")]
-    figure8_bug: bool,
+    bugs: crate::bugs::BugSet,
 }
 
 /// The builder for [`Config`]; defaults suit 10 ms ticks: elections after 300–600 ms,
@@ -134,14 +134,13 @@ impl ConfigBuilder {
         self
     }
 
-    /// TEST ONLY: reintroduces the bug of Figure 8 of the Raft paper. The leader then
-    /// commits an entry of an earlier term as soon as a majority holds it, which lets a
-    /// later leader overwrite a committed entry. Exists only with the `test-hooks`
-    /// feature, so that the fuzzer can be shown to find and shrink it.
+    /// TEST ONLY: plants the classic mistakes in `bugs` (see [`crate::Bug`]), e.g. the
+    /// bug of Figure 8 of the Raft paper. Exists only with the `test-hooks` feature, so
+    /// that the simulator can be shown to find and shrink each of them.
     #[cfg(feature = "test-hooks")]
     #[must_use]
-    pub fn figure8_bug(mut self, enabled: bool) -> Self {
-        self.0.figure8_bug = enabled;
+    pub fn bugs(mut self, bugs: crate::bugs::BugSet) -> Self {
+        self.0.bugs = bugs;
         self
     }
 
@@ -193,7 +192,7 @@ impl Config {
             check_quorum: false,
             no_op_on_election: false,
             #[cfg(feature = "test-hooks")]
-            figure8_bug: false,
+            bugs: crate::bugs::BugSet::NONE,
         })
     }
 
@@ -260,13 +259,16 @@ impl Config {
         self.no_op_on_election
     }
 
-    /// Whether the test-only Figure 8 bug is switched on (always false without the
-    /// `test-hooks` feature).
-    pub(crate) fn figure8_bug(&self) -> bool {
-        #[cfg(feature = "test-hooks")]
-        return self.figure8_bug;
-        #[cfg(not(feature = "test-hooks"))]
-        false
+    /// TEST ONLY: the planted bugs.
+    #[cfg(feature = "test-hooks")]
+    pub fn planted_bugs(&self) -> crate::bugs::BugSet {
+        self.bugs
+    }
+
+    /// TEST ONLY: whether `bug` is planted (read through `planted!`).
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn has_bug(&self, bug: crate::bugs::Bug) -> bool {
+        self.bugs.contains(bug)
     }
 }
 

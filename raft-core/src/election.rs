@@ -61,7 +61,10 @@ impl Node {
         let id = self.config.id();
         self.term = self.term.next();
         self.voted_for = Some(id);
-        self.persist_hard_state();
+        let late = planted!(self.config, CampaignBeforePersist);
+        if !late {
+            self.persist_hard_state();
+        }
         let mut candidate = Candidate {
             transfer: kind == Campaign::Transfer,
             ..Candidate::default()
@@ -70,6 +73,9 @@ impl Node {
         self.role = Role::Candidate(candidate);
         self.reset_election_timer();
         self.request_votes(Some(kind));
+        if late {
+            self.persist_hard_state();
+        }
     }
 
     /// The request of `campaign`, or of a pre-vote (`None`), and the term it is sent in.
@@ -137,12 +143,17 @@ impl Node {
             return;
         }
         let free_to_vote = self.voted_for.is_none() || self.voted_for == Some(from);
+        let up_to_date = up_to_date || planted!(self.config, VoteWithoutLogCheck);
         let granted = free_to_vote && up_to_date;
-        if granted && self.voted_for.is_none() {
+        let new_vote = granted && self.voted_for.is_none();
+        let late = new_vote && planted!(self.config, GrantBeforePersist);
+        if new_vote {
             self.voted_for = Some(from);
-            self.persist_hard_state();
+            if !late {
+                self.persist_hard_state();
+            }
         }
-        if granted {
+        if granted && !planted!(self.config, VoteKeepsTimer) {
             // Granting a vote restarts the election timer (Figure 2, Followers).
             self.election_elapsed = 0;
         }
@@ -150,6 +161,9 @@ impl Node {
             from,
             Body::RequestVoteReply(RequestVoteReply::new(granted, false)),
         );
+        if late {
+            self.persist_hard_state();
+        }
     }
 
     /// Whether this node leads, or follows a leader it heard from within the minimum

@@ -84,8 +84,25 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// Whether the test-only bug `$bug` is planted in `$config`: always `false` without the
+/// `test-hooks` feature, where the [`Bug`] type does not even exist.
+macro_rules! planted {
+    ($config:expr, $bug:ident) => {{
+        #[cfg(feature = "test-hooks")]
+        let planted = $config.has_bug($crate::bugs::Bug::$bug);
+        #[cfg(not(feature = "test-hooks"))]
+        let planted = {
+            let _ = &$config;
+            false
+        };
+        planted
+    }};
+}
+
 mod action;
 mod assembly;
+#[cfg(feature = "test-hooks")]
+mod bugs;
 mod check_quorum;
 mod config;
 mod election;
@@ -104,6 +121,8 @@ mod types;
 pub use action::{
     Action, Apply, Input, ProposeError, Proposed, ReadError, SnapshotError, TransferError,
 };
+#[cfg(feature = "test-hooks")]
+pub use bugs::{Bug, BugSet};
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use message::{
     AppendEntries, AppendEntriesReply, Body, DecodeError, Entry, InstallSnapshot,

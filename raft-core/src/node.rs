@@ -262,7 +262,13 @@ impl Node {
                 Body::AppendEntries(_) | Body::InstallSnapshot(_) | Body::TimeoutNow(_)
             )
             .then_some(from);
-            self.become_follower(term, leader);
+            if self.is_leader() && is_reply(&body) && planted!(self.config, StepDownKeepsLeading) {
+                // Adopts the term but keeps leading, with its old self-vote.
+                self.term = term;
+                self.persist_hard_state();
+            } else {
+                self.become_follower(term, leader);
+            }
         }
         if term < self.term {
             self.answer_stale(from, &body);
@@ -512,12 +518,28 @@ impl Node {
         matches!(self.role, Role::Leader(_))
     }
 
+    /// Ticks since this node's election timer last restarted (a leader's stays where it
+    /// was when it was elected). A driver can tell a candidate's repeated vote requests
+    /// (the timer runs on) from a new round (it restarts).
+    pub fn election_elapsed(&self) -> u32 {
+        self.election_elapsed
+    }
+
     /// The leader of the current term, as far as this node knows.
     pub fn leader_hint(&self) -> Option<NodeId> {
         match &self.role {
             Role::Leader(_) => Some(self.config.id()),
             Role::Follower(follower) => follower.leader,
             Role::Candidate(_) => None,
+        }
+    }
+
+    /// A leader's replication progress of follower `peer` (`None` unless this node
+    /// leads and `peer` is one of its followers).
+    pub fn progress(&self, peer: NodeId) -> Option<&Progress> {
+        match &self.role {
+            Role::Leader(leader) => leader.progress.get(&peer),
+            Role::Follower(_) | Role::Candidate(_) => None,
         }
     }
 
@@ -598,4 +620,12 @@ fn moves_term(body: &Body) -> bool {
         Body::RequestVoteReply(reply) => !(reply.pre_vote && reply.granted),
         _ => true,
     }
+}
+
+/// Whether a body is a reply (read by the test-only `StepDownKeepsLeading` bug).
+fn is_reply(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::RequestVoteReply(_) | Body::AppendEntriesReply(_) | Body::InstallSnapshotReply(_)
+    )
 }

@@ -194,12 +194,27 @@ impl Node {
             return;
         };
         progress.on_reply();
+        if !reply.success && reply.conflict_index == 0 {
+            // A rejection naming no index answers a request of an earlier term (see
+            // `answer_stale`): it says nothing about the follower's log.
+            return;
+        }
         match hint {
             None => {
-                let matched = reply.match_index().min(self.log.last_index());
+                let mut matched = reply.match_index().min(self.log.last_index());
+                if planted!(self.config, MatchFromNextIndex) {
+                    matched = matched.max(progress.next_index.prev());
+                }
                 if progress.on_match(matched) {
                     self.maybe_commit();
                     self.send_append(from, false);
+                }
+                if planted!(self.config, BroadcastOnEveryReply) {
+                    for position in 0..self.config.voters().len() {
+                        if let Some(peer) = self.peer_at(position) {
+                            self.send_append(peer, true);
+                        }
+                    }
                 }
             }
             Some(hint) => {
@@ -232,10 +247,15 @@ impl Node {
             return;
         };
         let matches = leader.progress.values().map(|p| p.match_index);
-        let candidate = majority_of(matches.chain([self.log.last_index()]));
+        let matches = matches.chain([self.log.last_index()]);
+        let candidate = if planted!(self.config, MajorityOffByOne) {
+            crate::quorum::held_by(matches, |voters| voters / 2)
+        } else {
+            majority_of(matches)
+        };
         // Counting replicas is only enough for an entry of the current term (§5.4.2).
         let own_term = self.log.term_at(candidate) == Some(self.term);
-        if candidate > self.log.committed() && (own_term || self.config.figure8_bug()) {
+        if candidate > self.log.committed() && (own_term || planted!(self.config, Figure8Commit)) {
             self.log.commit_to(candidate);
         }
     }
@@ -267,21 +287,36 @@ impl Node {
                 self.reject_append(from, round, (prev_index, Term::ZERO, end));
                 return;
             }
-            Some(term) if term != prev.1 => {
-                let first = self.log.first_index_of_term_at(prev_index);
+            Some(term) if term != prev.1 && !planted!(self.config, IgnorePrevTerm) => {
+                let mut first = self.log.first_index_of_term_at(prev_index);
+                if planted!(self.config, BackupHintOffByOne) {
+                    first = first.next();
+                }
                 self.reject_append(from, round, (prev_index, term, first));
                 return;
             }
             Some(_) => {}
         }
         let last_new = prev_index.plus(entries.len() as u64);
+        let persists_at = self.actions.len();
         if !self.store_entries(entries) {
             return;
         }
+        let vouched = if planted!(self.config, FollowerCommitPastNew) {
+            self.log.last_index()
+        } else {
+            last_new
+        };
         self.log
-            .commit_to(LogIndex(append.leader_commit).min(last_new));
+            .commit_to(LogIndex(append.leader_commit).min(vouched));
         let reply = AppendEntriesReply::success(last_new).with_round(round);
         self.send(from, Body::AppendEntriesReply(reply));
+        if planted!(self.config, AckBeforePersist) {
+            // The reply goes out before the entries it acknowledges are durable.
+            if let Some(reply) = self.actions.pop() {
+                self.actions.insert(persists_at, reply);
+            }
+        }
     }
 
     /// Drops the entries of an AppendEntries that fall inside our snapshot (they are
@@ -327,6 +362,7 @@ impl Node {
             new_from = position;
             break;
         }
+        let last_new = entries.last().map(Entry::index);
         if new_from < entries.len() {
             let fresh: Vec<Entry> = entries.into_iter().skip(new_from).collect();
             for entry in &fresh {
@@ -335,7 +371,24 @@ impl Node {
             self.actions
                 .push(Action::Persist(PersistAction::Append(fresh)));
         }
+        if planted!(self.config, TruncateMatchingTail) {
+            self.drop_tail_after(last_new);
+        }
         true
+    }
+
+    /// TEST ONLY (the `TruncateMatchingTail` bug): drops the uncommitted entries past
+    /// `last_new`, as if the log ended with the message.
+    fn drop_tail_after(&mut self, last_new: Option<LogIndex>) {
+        let Some(last_new) = last_new else {
+            return;
+        };
+        let from = last_new.max(self.log.committed()).next();
+        if from <= self.log.last_index() {
+            self.log.truncate_from(from);
+            self.actions
+                .push(Action::Persist(PersistAction::TruncateFrom(from)));
+        }
     }
 
     /// Rejects an AppendEntries of `round` at (rejected index, conflict term, conflict index).

@@ -64,7 +64,7 @@ impl Node {
         if index == LogIndex::ZERO || term > self.term {
             return;
         }
-        if index <= self.log.committed() {
+        if index <= self.log.committed() && !planted!(self.config, StaleSnapshotInstalled) {
             // Covered by what we committed: answering that we hold it is true (our
             // committed prefix matches the leader's), and the leader moves on.
             self.send_snapshot_reply(from, InstallSnapshotReply::new(index));

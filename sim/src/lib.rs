@@ -9,10 +9,14 @@
 
 pub mod applier;
 pub mod bench;
+pub mod checkers;
 pub mod cli;
+pub mod crash;
 pub mod executor;
 pub mod fuzz;
+pub mod hunt;
 pub mod kv;
+pub mod limits;
 pub mod linearizability;
 pub mod network;
 pub mod rng;
@@ -23,5 +27,5 @@ pub mod tester;
 pub mod trace;
 pub mod world;
 
-pub use runner::{run, RunReport};
+pub use runner::{run, run_with, RunReport};
 pub use scenarios::{catalog, find, Part, Scenario};

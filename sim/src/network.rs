@@ -3,8 +3,13 @@
 //! Each message is one-way. Requests and replies are lost independently when the network
 //! is unreliable; with long reordering, 2/3 of replies are held back 200–2199 ms. A
 //! message crossing a cut link, or to or from a disconnected server, is lost.
+//!
+//! Beyond the lab's model (all off by default, so the catalog keeps the lab's network):
+//! requests may be held back as long as replies, any message may be delivered twice,
+//! and the network may deliver again an old message it carried before. These draws come
+//! from their own `network-faults` stream, so turning them on never shifts the others.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::rng::Stream;
 
@@ -32,7 +37,20 @@ pub struct NetworkConfig {
     /// die with the server); fuzzing delivers some, to check that whatever a message
     /// promises was durable before it left.
     pub survives_sender_crash_per_mille: u64,
+    /// The share of requests, per mille, held back as long as reordered replies
+    /// (200 + U[0, U[0, 1999]] ms more). The lab holds back no request (0).
+    pub request_hold_per_mille: u64,
+    /// The chance, per mille, that a delivered message arrives twice (the copy after its
+    /// own delay of up to 200 ms). The lab never duplicates (0).
+    pub duplicate_per_mille: u64,
+    /// The chance, per mille, that a send also makes the network deliver again one of
+    /// the last [`REPLAY_WINDOW`] messages it carried (a stale request or reply arriving
+    /// late). The lab never replays (0).
+    pub replay_per_mille: u64,
 }
+
+/// How many recent messages the network keeps for replays.
+pub const REPLAY_WINDOW: usize = 64;
 
 impl Default for NetworkConfig {
     fn default() -> Self {
@@ -46,8 +64,24 @@ impl Default for NetworkConfig {
             long_reordering: false,
             reorder_share: (600, 900),
             survives_sender_crash_per_mille: 0,
+            request_hold_per_mille: 0,
+            duplicate_per_mille: 0,
+            replay_per_mille: 0,
         }
     }
+}
+
+/// A message as the network carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Carried {
+    /// The sender.
+    pub from: usize,
+    /// The receiver.
+    pub to: usize,
+    /// Whether it is a reply.
+    pub is_reply: bool,
+    /// The encoded message.
+    pub bytes: Vec<u8>,
 }
 
 /// What happens to one message.
@@ -67,6 +101,8 @@ pub struct Network {
     connected: Vec<bool>,
     cut: BTreeSet<(usize, usize)>,
     rng: Stream,
+    faults: Stream,
+    recent: VecDeque<Carried>,
 }
 
 impl Network {
@@ -77,7 +113,16 @@ impl Network {
             connected: vec![false; servers],
             cut: BTreeSet::new(),
             rng,
+            faults: Stream::new(0, "network-faults"),
+            recent: VecDeque::new(),
         }
+    }
+
+    /// The same network, drawing its request holds, duplicates and replays from `faults`.
+    #[must_use]
+    pub fn with_fault_stream(mut self, faults: Stream) -> Network {
+        self.faults = faults;
+        self
     }
 
     /// Attaches or detaches server `i` (the lab's connect / disconnect).
@@ -164,6 +209,44 @@ impl Network {
             }
         }
         Fate::Deliver(delay)
+    }
+
+    /// The extra delay of a message about to be delivered: a long hold for a share of
+    /// requests (0 when holds are off).
+    pub fn hold(&mut self, is_reply: bool) -> u64 {
+        let share = self.config.request_hold_per_mille;
+        if is_reply || share == 0 || !self.faults.chance(share, 1000) {
+            return 0;
+        }
+        let spread = self.faults.below(2000);
+        200 + self.faults.below(spread + 1)
+    }
+
+    /// The delay of a second copy of a message about to be delivered, if it is duplicated.
+    pub fn duplicate(&mut self) -> Option<u64> {
+        let chance = self.config.duplicate_per_mille;
+        if chance == 0 || !self.faults.chance(chance, 1000) {
+            return None;
+        }
+        Some(self.config.base_latency_min_ms + self.faults.below(200))
+    }
+
+    /// Remembers a message being sent and, with the replay chance, picks an older one to
+    /// deliver again after the returned delay (nothing is kept when replays are off).
+    pub fn replay(&mut self, sent: &Carried) -> Option<(Carried, u64)> {
+        let chance = self.config.replay_per_mille;
+        if chance == 0 {
+            return None;
+        }
+        let replayed = (!self.recent.is_empty() && self.faults.chance(chance, 1000)).then(|| {
+            let old = self.recent[self.faults.index(self.recent.len())].clone();
+            (old, self.config.base_latency_min_ms + self.faults.below(27))
+        });
+        if self.recent.len() == REPLAY_WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(sent.clone());
+        replayed
     }
 }
 

@@ -41,6 +41,16 @@ pub struct RunReport {
     pub commits: u64,
     /// The largest persisted raft state seen.
     pub max_raft_state: usize,
+    /// Elections started (steps that sent real RequestVotes).
+    pub elections: u64,
+    /// Terms that had a leader.
+    pub leaders: u64,
+    /// Messages sent (requests and replies).
+    pub messages: u64,
+    /// The most messages sent within one simulated second.
+    pub peak_messages_per_s: u64,
+    /// Events run.
+    pub events: u64,
     /// The largest persisted snapshot seen (KV scenarios).
     pub max_snapshot: usize,
     /// The largest encoded Raft message sent (the world fails a run past the limit).
@@ -59,6 +69,17 @@ pub struct RunReport {
 
 /// Runs `scenario` under `seed`, recording the trace lines if `record_trace`.
 pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
+    run_with(scenario, seed, record_trace, &RaftSetup::default())
+}
+
+/// [`run`] with the nodes set up as `setup` says (the catalog uses the default; test-hooks
+/// builds plant bugs this way).
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    record_trace: bool,
+    setup: &RaftSetup,
+) -> RunReport {
     let mut report = RunReport {
         id: scenario.id,
         part: scenario.part.to_string(),
@@ -72,6 +93,11 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         bytes: 0,
         commits: 0,
         max_raft_state: 0,
+        elections: 0,
+        leaders: 0,
+        messages: 0,
+        peak_messages_per_s: 0,
+        events: 0,
         max_snapshot: 0,
         max_message: 0,
         snapshot_chunks: 0,
@@ -84,7 +110,7 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
     for &servers in scenario.servers {
         let label = format!("{}-{servers}", scenario.id);
         let world_seed = Stream::new(seed, &label).next_u64();
-        let (mut result, world) = run_cluster(scenario, servers, world_seed, record_trace);
+        let (mut result, world) = run_cluster(scenario, servers, world_seed, record_trace, setup);
         if scenario.kv.is_some() {
             report.ops += world.kv.history.completed();
             if result.is_ok() {
@@ -101,6 +127,13 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         report.bytes += world.stats.bytes;
         report.commits += world.applier.max_index();
         report.max_raft_state = report.max_raft_state.max(world.stats.max_raft_state);
+        report.elections += world.stats.elections;
+        report.leaders += world.leaders_elected() as u64;
+        report.messages += world.stats.messages_sent;
+        report.peak_messages_per_s = report
+            .peak_messages_per_s
+            .max(world.usage.peak_messages_per_second);
+        report.events += world.usage.events;
         report.max_snapshot = report.max_snapshot.max(world.stats.max_snapshot);
         report.max_message = report.max_message.max(world.stats.max_message);
         report.snapshot_chunks += world.stats.snapshot_chunks;
@@ -108,6 +141,9 @@ pub fn run(scenario: &Scenario, seed: u64, record_trace: bool) -> RunReport {
         if record_trace {
             report.kv_history.extend_from_slice(world.kv.history.ops());
         }
+        let result = result.and_then(|()| {
+            crate::checkers::efficiency::check_run(&world, servers).map_err(crate::tester::Failure)
+        });
         if let Err(failure) = result {
             report.ok = false;
             report.error = Some(format!("{servers} servers: {failure}"));
@@ -123,6 +159,7 @@ fn run_cluster(
     servers: usize,
     seed: u64,
     record_trace: bool,
+    setup: &RaftSetup,
 ) -> (TestResult, World) {
     let network = NetworkConfig {
         unreliable: scenario.unreliable,
@@ -131,7 +168,7 @@ fn run_cluster(
     let mut world = World::new(
         servers,
         seed,
-        RaftSetup::default(),
+        setup.clone(),
         network,
         scenario.snapshots,
         record_trace,
@@ -185,25 +222,27 @@ fn run_cluster(
     };
     drop(executor);
     drop(tester);
-    let world = match Rc::try_unwrap(world) {
+    (result, take_world(world))
+}
+
+/// The world back from the tasks that shared it.
+fn take_world(world: Rc<RefCell<World>>) -> World {
+    match Rc::try_unwrap(world) {
         Ok(cell) => cell.into_inner(),
         Err(shared) => {
             // A task still holds the world (it was stopped mid-way); take a snapshot of it.
             let mut world = shared.borrow_mut();
-            std::mem::replace(
-                &mut *world,
-                World::new(
-                    0,
-                    0,
-                    RaftSetup::default(),
-                    NetworkConfig::default(),
-                    false,
-                    false,
-                ),
-            )
+            let empty = World::new(
+                0,
+                0,
+                RaftSetup::default(),
+                NetworkConfig::default(),
+                false,
+                false,
+            );
+            std::mem::replace(&mut *world, empty)
         }
-    };
-    (result, world)
+    }
 }
 
 /// The KV servers' configuration of a scenario.

@@ -37,6 +37,11 @@ impl SafetyChecker {
         }
     }
 
+    /// How many terms had a leader so far.
+    pub fn leaders_elected(&self) -> usize {
+        self.leaders.len()
+    }
+
     /// A server restarted: its commit index starts again from its snapshot.
     pub fn on_restart(&mut self, server: usize, node: &Node) {
         let seen = &mut self.seen[server];

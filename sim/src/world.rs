@@ -1,9 +1,11 @@
 //! The simulated cluster: servers (a process and its persister each: a bare Raft node or
 //! a KV server, see [`process`]), the clerks beside them ([`clients`]), the event queue in
 //! simulated time, and the driver that carries out every effect a process returns, in
-//! order.
+//! order, with the checkers watching every step and every send (of a bare node and of
+//! the node inside a KV server alike), and the storm caps on every run.
 
 mod clients;
+mod effects;
 pub mod process;
 
 use std::cmp::Ordering;
@@ -11,15 +13,21 @@ use std::collections::BinaryHeap;
 use std::task::Waker;
 
 use bytes::Bytes;
-use raft_core::{Apply, Config, Input, Message, Node, NodeId, PersistedState};
+use raft_core::{Config, Input, Message, Node, NodeId, PersistedState};
 
 use crate::applier::Applier;
+use crate::checkers::backup::BackupChecker;
+use crate::checkers::election::{BeforeStep, ElectionChecker};
+use crate::checkers::{durable, surface};
+use crate::crash::{CrashPoints, StepKind};
 use crate::kv::KvChecks;
-use crate::network::{Fate, Network, NetworkConfig};
+use crate::limits::{Limits, Usage};
+use crate::network::{Carried, Fate, Network, NetworkConfig};
 use crate::rng::Stream;
 use crate::safety::SafetyChecker;
 use crate::trace::Trace;
 pub use clients::ClientSlot;
+use process::{describe_input, input_tag};
 pub use process::{Effect, Process, ProcessInput, Service};
 
 /// Simulated milliseconds since the start of the run.
@@ -40,9 +48,11 @@ pub struct RaftSetup {
     /// largest election timeout steps down, and nodes hearing from a leader ignore vote
     /// requests (on by default; raft-core's default is off).
     pub check_quorum: bool,
-    /// TEST ONLY: the Figure 8 commit bug on every node.
+    /// Whether elections start with a pre-vote round (the catalog keeps it on).
+    pub pre_vote: bool,
+    /// TEST ONLY: the bugs planted in every node.
     #[cfg(feature = "test-hooks")]
-    pub figure8_bug: bool,
+    pub bugs: raft_core::BugSet,
 }
 
 impl Default for RaftSetup {
@@ -53,8 +63,9 @@ impl Default for RaftSetup {
             heartbeat_ticks: 10,
             max_message_bytes: 64 * 1024,
             check_quorum: true,
+            pre_vote: true,
             #[cfg(feature = "test-hooks")]
-            figure8_bug: false,
+            bugs: raft_core::BugSet::NONE,
         }
     }
 }
@@ -79,6 +90,13 @@ pub struct Stats {
     pub max_message: usize,
     /// InstallSnapshot messages (chunks) sent.
     pub snapshot_chunks: u64,
+    /// Raft messages sent (between servers; the storm caps and efficiency bounds count
+    /// these, not the clerks' traffic).
+    pub raft_messages: u64,
+    /// Elections started (steps that sent real RequestVotes).
+    pub elections: u64,
+    /// Pre-vote rounds started.
+    pub pre_votes: u64,
 }
 
 /// Who sends or receives a message, or ticks: a server or a clerk, by position.
@@ -162,6 +180,15 @@ pub struct World {
     failure: Option<String>,
     /// Armed by `crash_mid_step`: (server, actions to carry out before it crashes).
     crash_after: Option<(usize, usize)>,
+    crash_points: CrashPoints,
+    elections: ElectionChecker,
+    /// The last index each server's service holds (bare nodes: the tester's applies).
+    service_index: Vec<u64>,
+    backup: BackupChecker,
+    /// The storm caps of this run.
+    pub limits: Limits,
+    /// What the run used of its caps.
+    pub usage: Usage,
 }
 
 impl World {
@@ -188,11 +215,14 @@ impl World {
                 .collect(),
             service: Service::RaftLab,
             clients: Vec::new(),
-            setup,
-            net: Network::new(servers, net, Stream::new(seed, "network")),
+            net: Network::new(servers, net, Stream::new(seed, "network"))
+                .with_fault_stream(Stream::new(seed, "network-faults")),
             applier: Applier::new(servers, snapshots),
             kv: KvChecks::default(),
             safety: SafetyChecker::new(servers),
+            elections: ElectionChecker::new(servers, &setup),
+            service_index: vec![0; servers],
+            backup: BackupChecker::new(),
             stats: Stats {
                 rpcs_per_server: vec![0; servers],
                 ..Stats::default()
@@ -200,6 +230,10 @@ impl World {
             trace: Trace::new(record_trace),
             failure: None,
             crash_after: None,
+            crash_points: CrashPoints::new(Stream::new(seed, "crash-points")),
+            setup,
+            limits: Limits::default(),
+            usage: Usage::default(),
         }
     }
 
@@ -278,6 +312,10 @@ impl World {
             return false;
         };
         self.now = event.at;
+        if let Err(storm) = self.usage.on_event(self.now, &self.limits) {
+            self.fail(storm);
+            return true;
+        }
         match event.kind {
             EventKind::Tick { at, incarnation } => {
                 if self.is_live(at, incarnation) {
@@ -371,6 +409,9 @@ impl World {
                 if !is_reply {
                     self.count_request(b);
                 }
+                if let Some(process) = self.servers[b].process.as_ref() {
+                    self.backup.on_deliver((a, b), &message, process.node());
+                }
                 self.step_process(b, ProcessInput::Peer(message));
             }
             (Endpoint::Client(c), Endpoint::Server(s)) => match kv_core::Request::from_bytes(bytes)
@@ -416,7 +457,8 @@ impl World {
     }
 
     /// Steps server `i`'s process with `input` and carries out its effects in order (a
-    /// mid-step crash cuts them short). Returns a bare node's answer to a proposal.
+    /// mid-step crash, armed or drawn at a crash point, cuts them short). Returns a bare
+    /// node's answer to a proposal.
     pub fn step_process(
         &mut self,
         i: usize,
@@ -427,75 +469,30 @@ impl World {
         let now = self.now;
         let is_tick = matches!(input, ProcessInput::Tick);
         let described = self.trace.is_recording().then(|| describe_input(&input));
+        let before = BeforeStep::new(process.node(), &input);
+        let commit_before = process.node().commit_index();
         let effects = process.step(input);
         if !(is_tick && effects.is_empty()) {
             if let Some(described) = described {
                 self.trace.line(|| format!("{now:>8} s{i} < {described}"));
             }
         }
-        let mut proposal = None;
-        let mut snapshot_request = None;
         let cut = match self.crash_after {
             Some((server, keep)) if server == i => {
                 self.crash_after = None;
                 Some(keep)
             }
-            _ => None,
+            _ => self.crash_points.draw(&effects),
         };
-        for (position, effect) in effects.into_iter().enumerate() {
-            if cut == Some(position) {
-                self.trace
-                    .line(|| format!("{now:>8} s{i} crash after {position} actions"));
-                self.crash(i);
-                return proposal;
-            }
-            self.trace.line(|| format!("{now:>8} s{i} > {effect}"));
-            match effect {
-                Effect::Persist(persist) => {
-                    self.trace.mix(&[1]);
-                    if let Err(e) = self.servers[i].persister.apply(&persist) {
-                        self.fail(format!("server {i} persist action does not apply: {e}"));
-                    }
-                }
-                Effect::Send(message) => self.send(i, &message),
-                Effect::Apply(Apply::Entry(entry)) => {
-                    let (index, term) = (entry.index().0, entry.term().0);
-                    self.trace.mix(&[2, index, term]);
-                    match self.applier.on_entry(i, index, entry.data()) {
-                        Ok(Some(snapshot)) => snapshot_request = Some((index, snapshot)),
-                        Ok(None) => {}
-                        Err(e) => self.fail(e),
-                    }
-                }
-                Effect::Apply(Apply::Snapshot { index, term, data }) => {
-                    self.trace.mix(&[3, index.0, term.0]);
-                    snapshot_request = None;
-                    if let Err(e) = self.applier.on_snapshot(i, index.0, &data) {
-                        self.fail(e);
-                    }
-                }
-                Effect::Proposal(answer) => {
-                    self.trace.mix(&[4, u64::from(answer.is_ok())]);
-                    proposal = Some(answer);
-                }
-                Effect::SnapshotTaken(taken) => self.trace.mix(&[5, u64::from(taken)]),
-                Effect::Read { context, outcome } => {
-                    let index = outcome.map_or(0, |index| index.0);
-                    self.trace.mix(&[8, context, index]);
-                }
-                Effect::Transfer(outcome) => self.trace.mix(&[9, u64::from(outcome.is_ok())]),
-                Effect::Reply { to, reply } => self.send_reply(i, to, &reply),
-                Effect::Applied(applied) => {
-                    self.trace.mix(&[16, applied.index.0, applied.digest.0]);
-                    if let Err(e) = self.kv.agreement.observe(i, &applied) {
-                        self.fail(e);
-                    }
-                }
-                Effect::Halted(error) => self.fail(format!("server {i} halted: {error}")),
-            }
+        if !cut.is_some_and(|keep| keep < effects.len()) {
+            self.observe_elections(i, before, &effects);
         }
-        self.after_step(i);
-        if let Some((index, data)) = snapshot_request {
+        let carried = self.carry_out(i, effects, cut);
+        if carried.crashed {
+            return carried.proposal;
+        }
+        self.after_step(i, commit_before);
+        if let Some((index, data)) = carried.snapshot_request {
             self.step(
                 i,
                 Input::Snapshot {
@@ -504,52 +501,63 @@ impl World {
                 },
             );
         }
-        proposal
+        carried.proposal
     }
 
-    fn after_step(&mut self, i: usize) {
-        let Some(process) = self.servers[i].process.as_ref() else {
-            return;
-        };
-        let node = process.node();
-        let size = self.servers[i].persister.raft_state_size();
-        self.stats.max_raft_state = self.stats.max_raft_state.max(size);
-        if size != node.raft_state_size() {
-            let message = format!(
-                "server {i} reports a raft state of {} bytes but persisted {size}",
-                node.raft_state_size()
-            );
-            return self.fail(message);
-        }
-        if let Err(e) = self.safety.observe(i, node) {
-            return self.fail(e);
-        }
-        if let Process::Kv(server) = process {
-            if let Err(e) = server.check_invariants() {
-                return self.fail(format!("kv invariant broken on server {i}: {e}"));
-            }
-            let snapshot = self.servers[i].persister.snapshot_data().len();
-            self.stats.max_snapshot = self.stats.max_snapshot.max(snapshot);
-        }
-    }
-
+    /// Carries out one Send of server `from`: checks that what it claims is durable and
+    /// that it reads back through the typed surface, then hands it to the network (which
+    /// may also replay an older message).
     fn send(&mut self, from: usize, message: &Message) {
+        let server = &self.servers[from];
+        let sender = server.process.as_ref().map(Process::node);
+        if let Err(e) = durable::check_send(from, &server.persister, sender, message) {
+            self.fail(e);
+        }
         let bytes = message.to_bytes();
+        if let Err(e) = surface::check(message, &bytes) {
+            self.fail(e);
+        }
         self.trace.mix_bytes(&bytes);
         self.check_message_size(from, message, bytes.len());
+        let is_reply = message.is_reply();
+        self.stats.raft_messages += 1;
+        let total = self.stats.raft_messages;
+        if let Err(storm) = self
+            .usage
+            .on_message(self.now, bytes.len(), total, &self.limits)
+        {
+            self.fail(storm);
+        }
         let Some(to) = server_index(message.to(), self.servers.len()) else {
-            self.stats.messages_sent += 1;
-            if !message.is_reply() {
-                self.stats.bytes += bytes.len() as u64;
-            }
-            return;
+            return self.count_message(bytes.len(), is_reply);
         };
-        self.transmit(
-            Endpoint::Server(from),
-            Endpoint::Server(to),
-            message.is_reply(),
+        let node = |i: usize| self.servers[i].process.as_ref().map(Process::node);
+        let watched = self
+            .backup
+            .on_send((from, to), message, node(from), node(to));
+        if let Err(e) = watched {
+            self.fail(e);
+        }
+        let sent = Carried {
+            from,
+            to,
+            is_reply,
             bytes,
-        );
+        };
+        if let Some((old, delay)) = self.net.replay(&sent) {
+            let (from, to) = (Endpoint::Server(old.from), Endpoint::Server(old.to));
+            self.schedule_delivery((from, to, old.is_reply), old.bytes, delay);
+        }
+        let (from, to) = (Endpoint::Server(from), Endpoint::Server(to));
+        self.transmit(from, to, is_reply, sent.bytes);
+    }
+
+    /// Counts a message sent.
+    fn count_message(&mut self, len: usize, is_reply: bool) {
+        self.stats.messages_sent += 1;
+        if !is_reply {
+            self.stats.bytes += len as u64;
+        }
     }
 
     /// The message size checker: every Raft message fits in the configured message size.
@@ -579,26 +587,42 @@ impl World {
         }
     }
 
-    /// Hands `bytes` to the network: counted, then lost or delivered after a delay.
+    /// Hands `bytes` to the network: counted, then lost or delivered after a delay (a
+    /// request perhaps held back long, perhaps duplicated).
     fn transmit(&mut self, from: Endpoint, to: Endpoint, is_reply: bool, bytes: Vec<u8>) {
-        self.stats.messages_sent += 1;
-        if !is_reply {
-            self.stats.bytes += bytes.len() as u64;
-        }
+        self.count_message(bytes.len(), is_reply);
         if !self.link_up(from, to) {
             return;
         }
         if let Fate::Deliver(delay) = self.net.fate(is_reply) {
-            let kind = EventKind::Deliver {
-                from,
-                from_incarnation: self.incarnation(from),
-                to,
-                to_incarnation: self.incarnation(to),
-                is_reply,
-                bytes,
-            };
-            self.push(self.now + delay, kind);
+            let delay = delay + self.net.hold(is_reply);
+            if let Some(copy_delay) = self.net.duplicate() {
+                self.schedule_delivery((from, to, is_reply), bytes.clone(), copy_delay);
+            }
+            self.schedule_delivery((from, to, is_reply), bytes, delay);
         }
+    }
+
+    /// Puts a message on the wire between the current incarnations of its ends, to
+    /// arrive after `delay` ms (if the link is up now).
+    fn schedule_delivery(
+        &mut self,
+        (from, to, is_reply): (Endpoint, Endpoint, bool),
+        bytes: Vec<u8>,
+        delay: Millis,
+    ) {
+        if !self.link_up(from, to) {
+            return;
+        }
+        let kind = EventKind::Deliver {
+            from,
+            from_incarnation: self.incarnation(from),
+            to,
+            to_incarnation: self.incarnation(to),
+            is_reply,
+            bytes,
+        };
+        self.push(self.now + delay, kind);
     }
 
     /// The lab's crash1: disconnect, drop the node (volatile state lost), keep the persister.
@@ -622,13 +646,13 @@ impl World {
             .election_timeout_ticks(self.setup.election_ticks.0, self.setup.election_ticks.1)
             .heartbeat_interval_ticks(self.setup.heartbeat_ticks)
             .max_message_bytes(self.setup.max_message_bytes)
-            .pre_vote(true)
+            .pre_vote(self.setup.pre_vote)
             .check_quorum(self.setup.check_quorum)
             // KV servers serve ReadIndex Gets: a new leader must learn its commit index.
             .no_op_on_election(matches!(self.service, Service::Kv(_)))
             .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
         #[cfg(feature = "test-hooks")]
-        let config = config.figure8_bug(self.setup.figure8_bug);
+        let config = config.bugs(self.setup.bugs);
         config.build().map_err(|e| format!("bad raft setup: {e}"))
     }
 
@@ -643,7 +667,11 @@ impl World {
             Ok(config) => config,
             Err(e) => return self.fail(e),
         };
-        let process = match Process::start(&self.service, config, &self.servers[i].persister) {
+        let reloaded = match reload(i, &self.servers[i].persister) {
+            Ok(reloaded) => reloaded,
+            Err(e) => return self.fail(e),
+        };
+        let process = match Process::start(&self.service, config, &reloaded) {
             Ok(process) => process,
             Err(e) => {
                 return self.fail(format!(
@@ -662,6 +690,8 @@ impl World {
             }
         }
         self.safety.on_restart(i, process.node());
+        self.elections.on_restart(i);
+        self.service_index[i] = snapshot_index;
         self.servers[i].process = Some(process);
         self.stats.rpcs_per_server[i] = 0;
         let now = self.now;
@@ -684,9 +714,26 @@ impl World {
         self.crash_after = Some((i, keep));
     }
 
-    /// Disarms a pending `crash_mid_step`.
+    /// Disarms a pending `crash_mid_step` and any crash points.
     pub fn disarm_crash_mid_step(&mut self) {
         self.crash_after = None;
+        self.crash_points.disarm();
+    }
+
+    /// From now on, every step of `kind` (on any server) crashes with chance
+    /// `per_mille` / 1000, after a prefix of its actions drawn uniformly (0 disarms).
+    pub fn set_crash_points(&mut self, kind: StepKind, per_mille: u64) {
+        self.crash_points.arm(kind, per_mille);
+    }
+
+    /// The setup the nodes run with.
+    pub fn setup(&self) -> &RaftSetup {
+        &self.setup
+    }
+
+    /// Leaders elected so far (distinct terms with a leader).
+    pub fn leaders_elected(&self) -> usize {
+        self.safety.leaders_elected()
     }
 
     /// Runs every event due at or before `until`, then moves the clock to `until`.
@@ -712,44 +759,27 @@ impl World {
     }
 }
 
+/// What a disk would give back of server `i`'s persisted state: its two blobs encoded
+/// and decoded again, which must give the same state (and the reported size).
+fn reload(i: usize, persisted: &PersistedState) -> Result<PersistedState, String> {
+    let raft_state = persisted.encode_raft_state();
+    if raft_state.len() != persisted.raft_state_size() {
+        return Err(format!(
+            "server {i} persisted a raft state of {} bytes but reports {}",
+            raft_state.len(),
+            persisted.raft_state_size()
+        ));
+    }
+    match PersistedState::decode(&raft_state, persisted.snapshot_data()) {
+        Ok(decoded) if decoded == *persisted => Ok(decoded),
+        Ok(_) => Err(format!(
+            "server {i}'s persisted state does not decode to itself"
+        )),
+        Err(e) => Err(format!("server {i}'s persisted state does not decode: {e}")),
+    }
+}
+
 fn server_index(id: NodeId, servers: usize) -> Option<usize> {
     let index = usize::try_from(id.0.checked_sub(1)?).ok()?;
     (index < servers).then_some(index)
-}
-
-fn input_tag(input: &ProcessInput) -> u64 {
-    match input {
-        ProcessInput::Tick | ProcessInput::Raft(Input::Tick) => 10,
-        ProcessInput::Peer(_) | ProcessInput::Raft(Input::Message(_)) => 11,
-        ProcessInput::Raft(Input::Propose(_)) => 12,
-        ProcessInput::Raft(Input::ProposeBatch(_)) => 13,
-        ProcessInput::Raft(Input::Snapshot { .. }) => 14,
-        ProcessInput::Request { .. } => 15,
-        ProcessInput::Raft(Input::ReadIndex { .. }) => 17,
-        ProcessInput::Raft(Input::TransferLeadership { .. }) => 18,
-    }
-}
-
-fn describe_input(input: &ProcessInput) -> String {
-    match input {
-        ProcessInput::Tick | ProcessInput::Raft(Input::Tick) => "tick".into(),
-        ProcessInput::Peer(message) | ProcessInput::Raft(Input::Message(message)) => {
-            format!("recv {}", message.summary())
-        }
-        ProcessInput::Raft(Input::Propose(data)) => {
-            format!("propose {}", crate::applier::show(data))
-        }
-        ProcessInput::Raft(Input::ProposeBatch(batch)) => {
-            format!("propose batch of {}", batch.len())
-        }
-        ProcessInput::Raft(Input::Snapshot { index, data }) => {
-            format!("snapshot {index} bytes={}", data.len())
-        }
-        ProcessInput::Raft(Input::ReadIndex { context }) => format!("read {context}"),
-        ProcessInput::Raft(Input::TransferLeadership { target }) => format!("transfer to {target}"),
-        ProcessInput::Request { from, request } => format!(
-            "request from c{} client={} seq={} {:?}",
-            from.0, request.client.0, request.seq.0, request.op
-        ),
-    }
 }

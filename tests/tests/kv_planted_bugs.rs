@@ -35,7 +35,7 @@ fn fuzz_kv_catches_every_planted_bug_within_its_measured_seed() {
     for (bug, first) in FIRST_FAILING_SEED {
         let found = first_failing_seed(bug.into(), first);
         let (seed, error) = found.unwrap_or_else(|| {
-            panic!("fuzz --kv no longer catches {bug} by seed {first} (re-measure with `raftlab fuzz --kv --bug {bug}`)")
+            panic!("fuzz --kv no longer catches {bug} by seed {first} (re-measure with `raftlab fuzz --kv --kv-bug {bug}`)")
         });
         assert_eq!(
             seed, first,

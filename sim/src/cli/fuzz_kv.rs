@@ -21,8 +21,8 @@ pub struct KvArgs {
     #[arg(long)]
     pub kv: bool,
     /// TEST ONLY: plant a KV bug (repeatable; needs `--features sim/test-hooks`).
-    #[arg(long = "bug", value_name = "NAME")]
-    pub bugs: Vec<String>,
+    #[arg(long = "kv-bug", value_name = "NAME")]
+    pub kv_bugs: Vec<String>,
     /// `schedule --kv`: clerk slots.
     #[arg(long, default_value_t = 3)]
     pub clerks: usize,
@@ -46,7 +46,7 @@ impl KvArgs {
         #[cfg(feature = "test-hooks")]
         {
             let mut set = kv_core::KvBugs::NONE;
-            for name in &self.bugs {
+            for name in &self.kv_bugs {
                 let bug = kv_core::KvBug::parse(name).ok_or_else(|| {
                     let names: Vec<&str> = kv_core::KvBug::ALL.iter().map(|b| b.name()).collect();
                     format!("unknown bug `{name}` (one of {})", names.join(", "))
@@ -56,7 +56,7 @@ impl KvArgs {
             Ok(set)
         }
         #[cfg(not(feature = "test-hooks"))]
-        match self.bugs.first() {
+        match self.kv_bugs.first() {
             Some(_) => Err(
                 "planted bugs need a build with `--features sim/test-hooks` (cargo run --release --features sim/test-hooks -- ...)"
                     .into(),
@@ -65,13 +65,16 @@ impl KvArgs {
         }
     }
 
-    /// The `--bug` flags again, for replay lines.
+    /// The `--kv-bug` flags again, for replay lines.
     fn flags(&self) -> String {
-        self.bugs.iter().map(|b| format!(" --bug {b}")).collect()
+        self.kv_bugs
+            .iter()
+            .map(|b| format!(" --kv-bug {b}"))
+            .collect()
     }
 
     fn cargo(&self) -> &'static str {
-        if self.bugs.is_empty() {
+        if self.kv_bugs.is_empty() {
             "cargo run --release"
         } else {
             "cargo run --release --features sim/test-hooks"
@@ -215,7 +218,7 @@ pub fn fuzz_kv(start: u64, seeds: u64, jobs: Option<usize>, json: bool, args: &K
             "seeds_per_s": (seeds_per_s * 10.0).round() / 10.0,
             "wall_s": (wall_s * 1000.0).round() / 1000.0,
             "start": start,
-            "bugs": args.bugs,
+            "bugs": args.kv_bugs,
         });
         outln!("{summary}");
     } else {

@@ -16,7 +16,10 @@ macro_rules! outln {
 mod check;
 mod fuzz;
 mod fuzz_kv;
+#[cfg(feature = "test-hooks")]
+mod mutants;
 mod output;
+mod planted;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,8 +27,10 @@ use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
 
-use crate::runner::{run, RunReport};
+use crate::runner::{run_with, RunReport};
 use crate::scenarios::{catalog, find, Part, Scenario};
+use crate::world::RaftSetup;
+use planted::Planted;
 
 /// raftlab: Raft and the lab's test suite as a deterministic simulation.
 #[derive(Debug, Parser)]
@@ -49,12 +54,14 @@ enum Command {
         /// How many seeds to run: seed, seed + 1, ..., seed + seeds − 1.
         #[arg(long, default_value_t = 1)]
         seeds: u64,
-        /// Print one JSON object per run instead of a table.
+        /// Print one JSON object per run, as each run ends, instead of a table.
         #[arg(long)]
         json: bool,
         /// Worker threads (each run stays deterministic); defaults to the core count.
         #[arg(long)]
         jobs: Option<usize>,
+        #[command(flatten)]
+        planted: Planted,
         /// How the KV scenarios' servers serve Gets: `read-index` (the default) or `log`
         /// (the lab's way, through the Raft log).
         #[arg(long, value_enum, default_value_t = ReadModeArg::ReadIndex)]
@@ -67,6 +74,8 @@ enum Command {
         /// The seed.
         #[arg(long)]
         seed: u64,
+        #[command(flatten)]
+        planted: Planted,
         /// KV scenarios: also write the view of the run's client history (one HTML file).
         #[arg(long)]
         html: Option<std::path::PathBuf>,
@@ -76,56 +85,16 @@ enum Command {
     },
     /// Swarm fuzzing: each seed picks a configuration and a schedule, runs a safety phase
     /// then a healed liveness phase, with every checker on.
-    Fuzz {
-        /// How many seeds.
-        #[arg(long, default_value_t = 1000)]
-        seeds: u64,
-        /// The first seed.
-        #[arg(long, default_value_t = 1, alias = "seed")]
-        start: u64,
-        /// Worker threads (each run stays deterministic); defaults to the core count.
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// One JSON line per failing seed, then a summary line.
-        #[arg(long)]
-        json: bool,
-        /// Print the trace of every failing seed.
-        #[arg(long)]
-        trace: bool,
-        /// `--kv`: KV servers and clerks, linearizability and exactly-once on every run.
-        #[command(flatten)]
-        kv: fuzz_kv::KvArgs,
-    },
+    Fuzz(fuzz::FuzzArgs),
     /// Run a written schedule, e.g. `raftlab schedule --servers 3 "crash 0; advance 500"`,
     /// and print its trace (the fuzz suite prints shrunk schedules in this form).
-    Schedule {
-        /// The steps, separated by `;`.
-        steps: String,
-        /// Cluster size.
-        #[arg(long, default_value_t = 5)]
-        servers: usize,
-        /// The world's seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Applied entries between automatic snapshots (0: only `snapshot` steps).
-        #[arg(long, default_value_t = 10)]
-        snapshot_interval: u64,
-        /// The chance, per mille, that a message in flight survives its sender's crash.
-        #[arg(long, default_value_t = 500)]
-        survives_crash: u64,
-        /// TEST ONLY (builds with the `test-hooks` feature): the Figure 8 commit bug.
-        #[cfg(feature = "test-hooks")]
-        #[arg(long)]
-        figure8_bug: bool,
-        /// `--kv`: also write the view of the client history (one HTML file).
-        #[arg(long)]
-        html: Option<std::path::PathBuf>,
-        /// `--kv`: a KV schedule (clerk steps beside the server faults).
-        #[command(flatten)]
-        kv: fuzz_kv::KvArgs,
-    },
+    Schedule(fuzz::ScheduleArgs),
     /// Measure replication throughput: nodes in one thread, no faults, batched proposals.
     Bench(crate::bench::BenchArgs),
+    /// TEST ONLY (test-hooks builds): plant each raft-core bug in turn and report how
+    /// soon the catalog and the swarm catch it.
+    #[cfg(feature = "test-hooks")]
+    Mutants(mutants::MutantsArgs),
     /// Check a history (JSON lines) for linearizability; exit 0 linearizable, 1 not,
     /// 3 unknown (budget spent), 2 bad input.
     Check(check::CheckArgs),
@@ -142,7 +111,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        None => run_command(&catalog(), 1, 1, false, None),
+        None => run_command(&catalog(), 1, 1, false, None, &Planted::default()),
         Some(Command::List) => {
             output::print_list(&catalog());
             ExitCode::SUCCESS
@@ -153,6 +122,7 @@ pub fn main() -> ExitCode {
             seeds,
             json,
             jobs,
+            planted,
             read_mode,
         }) => match select(&targets) {
             Ok(scenarios) => {
@@ -161,77 +131,50 @@ pub fn main() -> ExitCode {
                     .into_iter()
                     .map(|s| s.with_read_mode(mode))
                     .collect();
-                run_command(&scenarios, seed, seeds, json, jobs)
+                run_command(&scenarios, seed, seeds, json, jobs, &planted)
             }
             Err(message) => usage_error(&message),
         },
-        Some(Command::Replay { id, seed, html, kv }) if id == "fuzz" && kv.kv => {
-            fuzz_kv::replay_fuzz_kv(seed, html.as_deref(), &kv)
-        }
-        Some(Command::Replay { id, seed, .. }) if id == "fuzz" => fuzz::replay_fuzz(seed),
-        Some(Command::Replay { id, seed, html, .. }) => match find(&id) {
+        Some(Command::Replay {
+            id, seed, html, kv, ..
+        }) if id == "fuzz" && kv.kv => fuzz_kv::replay_fuzz_kv(seed, html.as_deref(), &kv),
+        Some(Command::Replay {
+            id, seed, planted, ..
+        }) if id == "fuzz" => fuzz::replay_fuzz(seed, &planted),
+        Some(Command::Replay {
+            id,
+            seed,
+            planted,
+            html,
+            ..
+        }) => match find(&id) {
             Some(scenario) if html.is_some() && scenario.kv.is_none() => usage_error(&format!(
                 "`{id}` has no client history (only KV scenarios do)"
             )),
-            Some(scenario) => replay(&scenario, seed, html.as_deref()),
+            Some(scenario) => replay(&scenario, seed, &planted, html.as_deref()),
             None => usage_error(&format!("unknown scenario id `{id}` (see `raftlab list`)")),
         },
         Some(Command::Bench(args)) => crate::bench::main(&args),
         Some(Command::Check(args)) => check::main(&args),
-        Some(Command::Fuzz {
-            seeds,
-            start,
-            jobs,
-            json,
-            kv,
-            ..
-        }) if kv.kv => fuzz_kv::fuzz_kv(start, seeds, jobs, json, &kv),
-        Some(Command::Fuzz {
-            seeds,
-            start,
-            jobs,
-            json,
-            trace,
-            ..
-        }) => fuzz::fuzz(start, seeds, jobs, json, trace),
-        Some(Command::Schedule {
-            steps,
-            servers,
-            seed,
-            survives_crash,
-            html,
-            kv,
-            ..
-        }) if kv.kv => match kv.spec(servers, seed, &steps, survives_crash) {
-            Ok(_) if !(1..=8).contains(&servers) => {
-                usage_error("--servers must be between 1 and 8")
-            }
-            Ok(spec) => fuzz_kv::replay_kv_schedule(&spec, html.as_deref()),
-            Err(message) => usage_error(&message),
-        },
-        Some(Command::Schedule {
-            steps,
-            servers,
-            seed,
-            snapshot_interval,
-            survives_crash,
-            #[cfg(feature = "test-hooks")]
-            figure8_bug,
-            ..
-        }) => match crate::fuzz::parse(&steps) {
-            Ok(steps) if (1..=8).contains(&servers) => {
-                let mut spec = crate::fuzz::ScheduleSpec::new(servers, seed, steps);
-                spec.snapshot_interval = snapshot_interval;
-                spec.survives_sender_crash_per_mille = survives_crash.min(1000);
-                #[cfg(feature = "test-hooks")]
-                {
-                    spec.figure8_bug = figure8_bug;
+        Some(Command::Fuzz(args)) if args.kv.kv => {
+            fuzz_kv::fuzz_kv(args.start, args.seeds, args.jobs, args.json, &args.kv)
+        }
+        Some(Command::Schedule(args)) if args.kv.kv => {
+            match args
+                .kv
+                .spec(args.servers, args.seed, &args.steps, args.survives_crash)
+            {
+                Ok(_) if !(1..=8).contains(&args.servers) => {
+                    usage_error("--servers must be between 1 and 8")
                 }
-                fuzz::replay_schedule(&spec)
+                Ok(spec) => fuzz_kv::replay_kv_schedule(&spec, args.html.as_deref()),
+                Err(message) => usage_error(&message),
             }
-            Ok(_) => usage_error("--servers must be between 1 and 8"),
-            Err(message) => usage_error(&message),
-        },
+        }
+        Some(Command::Fuzz(args)) => fuzz::fuzz(&args),
+        Some(Command::Schedule(args)) => fuzz::schedule(&args),
+        #[cfg(feature = "test-hooks")]
+        Some(Command::Mutants(args)) => mutants::main(&args),
     }
 }
 
@@ -261,7 +204,7 @@ impl ReadModeArg {
     }
 }
 
-fn usage_error(message: &str) -> ExitCode {
+pub(crate) fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
 }
@@ -295,12 +238,16 @@ pub fn select(targets: &[String]) -> Result<Vec<Scenario>, String> {
         .collect())
 }
 
-/// Runs every (scenario, seed) pair on `jobs` threads; results come back in order.
+/// Runs every (scenario, seed) pair on `jobs` threads with the nodes set up as `setup`
+/// says, calling `on_done` with each report (and its wall ms) as soon as its run ends;
+/// the results come back in order.
 pub fn run_many(
     scenarios: &[Scenario],
     first_seed: u64,
     seeds: u64,
     jobs: Option<usize>,
+    setup: &RaftSetup,
+    on_done: impl Fn(&RunReport, f64) + Sync,
 ) -> Vec<(RunReport, f64)> {
     let work: Vec<(Scenario, u64)> = scenarios
         .iter()
@@ -320,8 +267,9 @@ pub fn run_many(
                 };
                 #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
                 let wall_started = std::time::Instant::now();
-                let report = run(scenario, *seed, false);
+                let report = run_with(scenario, *seed, false, setup);
                 let wall_ms = wall_started.elapsed().as_secs_f64() * 1000.0;
+                on_done(&report, wall_ms);
                 if let Ok(mut results) = results.lock() {
                     results[i] = Some((report, wall_ms));
                 }
@@ -342,31 +290,35 @@ fn run_command(
     seeds: u64,
     json: bool,
     jobs: Option<usize>,
+    planted: &Planted,
 ) -> ExitCode {
     if seeds == 0 {
         return usage_error("--seeds must be at least 1");
     }
+    let mut setup = RaftSetup::default();
+    planted.plant(&mut setup);
     #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
     let wall_started = std::time::Instant::now();
-    let results = run_many(scenarios, seed, seeds, jobs);
+    let on_done = |report: &RunReport, wall_ms: f64| {
+        if json {
+            outln!("{}", output::json_line(report, wall_ms));
+        }
+        if !report.ok {
+            let replay =
+                planted.replay_command(&format!("replay {} --seed {}", report.id, report.seed));
+            eprintln!(
+                "FAILED {} seed {}: {}\n  replay: {replay}",
+                report.id,
+                report.seed,
+                report.error.as_deref().unwrap_or("?"),
+            );
+        }
+    };
+    let results = run_many(scenarios, seed, seeds, jobs, &setup, on_done);
     let wall_s = wall_started.elapsed().as_secs_f64();
     let failed = results.iter().filter(|(r, _)| !r.ok).count();
-    if json {
-        for (report, wall_ms) in &results {
-            outln!("{}", output::json_line(report, *wall_ms));
-        }
-    } else {
+    if !json {
         output::print_table(&results, seeds, wall_s);
-    }
-    for (report, _) in results.iter().filter(|(r, _)| !r.ok) {
-        eprintln!(
-            "FAILED {} seed {}: {}\n  replay: cargo run --release -- replay {} --seed {}",
-            report.id,
-            report.seed,
-            report.error.as_deref().unwrap_or("?"),
-            report.id,
-            report.seed
-        );
     }
     if failed > 0 {
         eprintln!("{failed} of {} runs failed", results.len());
@@ -376,8 +328,15 @@ fn run_command(
     }
 }
 
-fn replay(scenario: &Scenario, seed: u64, html: Option<&std::path::Path>) -> ExitCode {
-    let report = run(scenario, seed, true);
+fn replay(
+    scenario: &Scenario,
+    seed: u64,
+    planted: &Planted,
+    html: Option<&std::path::Path>,
+) -> ExitCode {
+    let mut setup = RaftSetup::default();
+    planted.plant(&mut setup);
+    let report = run_with(scenario, seed, true, &setup);
     for line in &report.trace {
         outln!("{line}");
     }

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 
+use super::liveness::{LivenessBounds, LivenessFigures, Mark};
 use super::schedule::Step;
 use crate::applier::Applier;
 use crate::network::NetworkConfig;
@@ -27,9 +28,9 @@ pub struct ScheduleSpec {
     pub survives_sender_crash_per_mille: u64,
     /// The safety phase.
     pub steps: Vec<Step>,
-    /// TEST ONLY: run every node with the Figure 8 commit bug.
-    #[cfg(feature = "test-hooks")]
-    pub figure8_bug: bool,
+    /// How the nodes are set up: timeouts, message size, pre-vote (and, in test-hooks
+    /// builds, the planted bugs).
+    pub setup: RaftSetup,
 }
 
 impl ScheduleSpec {
@@ -42,8 +43,7 @@ impl ScheduleSpec {
             network: NetworkConfig::default(),
             survives_sender_crash_per_mille: 500,
             steps,
-            #[cfg(feature = "test-hooks")]
-            figure8_bug: false,
+            setup: RaftSetup::default(),
         }
     }
 }
@@ -70,6 +70,10 @@ pub struct ScheduleReport {
     pub sim_ms: Millis,
     /// The largest index applied anywhere.
     pub commits: u64,
+    /// What the liveness phase took, if it committed.
+    pub liveness: Option<LivenessFigures>,
+    /// What the run used of its storm caps.
+    pub usage: crate::limits::Usage,
     /// Trace lines, if recorded.
     pub trace: Vec<String>,
 }
@@ -93,17 +97,21 @@ pub fn run_schedule(spec: &ScheduleSpec, record_trace: bool) -> ScheduleReport {
     let mut driver = Driver {
         world: &mut world,
         next_command: 0,
+        liveness: None,
     };
     let error = match driver.safety_phase(&spec.steps) {
         Err(message) => Some((Phase::Safety, message)),
         Ok(()) => driver.liveness_phase().err().map(|m| (Phase::Liveness, m)),
     };
+    let liveness = driver.liveness;
     ScheduleReport {
         ok: error.is_none(),
         error,
         trace_hash: world.trace.hash(),
         sim_ms: world.now(),
         commits: world.applier.max_index(),
+        liveness,
+        usage: world.usage.clone(),
         trace: world.trace.lines().to_vec(),
     }
 }
@@ -111,12 +119,7 @@ pub fn run_schedule(spec: &ScheduleSpec, record_trace: bool) -> ScheduleReport {
 fn build_world(spec: &ScheduleSpec, record_trace: bool) -> World {
     let mut network = spec.network.clone();
     network.survives_sender_crash_per_mille = spec.survives_sender_crash_per_mille;
-    #[allow(unused_mut)]
-    let mut setup = RaftSetup::default();
-    #[cfg(feature = "test-hooks")]
-    {
-        setup.figure8_bug = spec.figure8_bug;
-    }
+    let setup = spec.setup.clone();
     let mut world = World::new(spec.servers, spec.seed, setup, network, true, record_trace);
     world.applier = Applier::new(spec.servers, true).with_snapshot_interval(spec.snapshot_interval);
     for i in 0..spec.servers {
@@ -129,6 +132,7 @@ fn build_world(spec: &ScheduleSpec, record_trace: bool) -> World {
 struct Driver<'w> {
     world: &'w mut World,
     next_command: u64,
+    liveness: Option<LivenessFigures>,
 }
 
 impl Driver<'_> {
@@ -165,8 +169,7 @@ impl Driver<'_> {
     }
 
     fn restart(&mut self, i: usize) {
-        self.world.start(i);
-        self.world.net.set_connected(i, true);
+        super::faults::restart(self.world, i);
     }
 
     fn live_servers(&self) -> usize {
@@ -174,6 +177,9 @@ impl Driver<'_> {
     }
 
     fn apply(&mut self, step: &Step) -> Result<(), String> {
+        if super::faults::apply_fault(self.world, step) {
+            return Ok(());
+        }
         let n = self.n();
         match *step {
             Step::Propose(i) => {
@@ -184,39 +190,6 @@ impl Driver<'_> {
                 self.propose_all();
             }
             Step::Advance(ms) => self.advance(ms)?,
-            Step::Crash(i) => self.world.crash(i % n),
-            Step::CrashLeader => {
-                if let Some(leader) = self.leader() {
-                    self.world.crash(leader);
-                }
-            }
-            Step::IsolateLeader => {
-                if let Some(leader) = self.leader() {
-                    let others = (0..n).filter(|&i| i != leader).collect();
-                    self.world.net.partition(&[vec![leader], others]);
-                }
-            }
-            Step::Restart(i) => self.restart(i % n),
-            Step::CrashMidStep { server, keep } => self.world.crash_mid_step(server % n, keep),
-            Step::Partition(mask) => {
-                let (inside, outside): (Vec<usize>, Vec<usize>) =
-                    (0..n).partition(|&i| mask & (1 << i) != 0);
-                self.world.net.partition(&[inside, outside]);
-            }
-            Step::Cut { from, to } => self.world.net.set_link_cut(from % n, to % n, true),
-            Step::Heal => self.world.net.heal(),
-            Step::Network {
-                loss_per_mille,
-                delay_ms,
-                reorder,
-            } => {
-                let config = &mut self.world.net.config;
-                config.unreliable = loss_per_mille > 0 || delay_ms > 0;
-                config.request_loss_per_mille = u64::from(loss_per_mille);
-                config.reply_loss_per_mille = u64::from(loss_per_mille);
-                config.short_delay_ms = u64::from(delay_ms) + 1;
-                config.long_reordering = reorder;
-            }
             Step::Snapshot(i) => {
                 if let Some((index, data)) = self.world.applier.snapshot_now(i % n) {
                     let input = raft_core::Input::Snapshot {
@@ -236,21 +209,10 @@ impl Driver<'_> {
                     self.restart(restart % n);
                 }
             }
+            // The faults, carried out above.
+            _ => {}
         }
         Ok(())
-    }
-
-    /// The live leader of the highest term, if any.
-    fn leader(&self) -> Option<usize> {
-        (0..self.n())
-            .filter_map(|i| {
-                self.world
-                    .node(i)
-                    .filter(|node| node.is_leader())
-                    .map(|node| (node.term(), i))
-            })
-            .max()
-            .map(|(_, i)| i)
     }
 
     /// Offers a fresh command to every live server; returns the last that accepted.
@@ -266,10 +228,12 @@ impl Driver<'_> {
     }
 
     /// Heal, restart everyone, reliable network; then a new command must reach every
-    /// server (as the lab's `one(cmd, n, retry)`), within [`LIVENESS_LIMIT_MS`].
+    /// server (as the lab's `one(cmd, n, retry)`), within [`LIVENESS_LIMIT_MS`] and the
+    /// bounds of [`LivenessBounds`].
     fn liveness_phase(&mut self) -> Result<(), String> {
         let now = self.world.now();
         self.world.trace.line(|| format!("{now:>8} liveness phase"));
+        let mark = Mark::new(self.world);
         self.world.disarm_crash_mid_step();
         self.world.net.heal();
         self.world.net.config = NetworkConfig {
@@ -284,19 +248,24 @@ impl Driver<'_> {
         }
         let started = self.world.now();
         let command = self.command();
+        let mut taken_at = None;
         while self.world.now() - started < LIVENESS_LIMIT_MS {
             let accepted = (0..self.n()).find_map(|i| self.world.propose(i, command.clone()));
             let Some((index, _)) = accepted else {
-                self.advance(50)?;
+                self.advance(10)?;
                 continue;
             };
             let offered = self.world.now();
+            let taken_at = *taken_at.get_or_insert(offered);
             while self.world.now() - offered < 2_000 {
                 let (count, value) = self.world.applier.n_committed(index)?;
                 if count == self.n() && value.as_ref() == Some(&command) {
-                    return Ok(());
+                    let figures = LivenessFigures::since(&mark, self.world, taken_at);
+                    self.liveness = Some(figures);
+                    let bounds = LivenessBounds::new(self.world.setup(), self.n());
+                    return bounds.check(&figures);
                 }
-                self.advance(20)?;
+                self.advance(10)?;
             }
         }
         Err(format!(

@@ -1,5 +1,6 @@
 //! The server-side faults of a fuzzing schedule (crashes, crashes in the middle of a
-//! step, restarts, partitions, one-way cuts, heals, network changes), carried out on a
+//! step, crash points, restarts, partitions, one-way cuts, heals, network changes and
+//! message faults), carried out on a
 //! world of either kind: bare Raft nodes or KV servers.
 
 use super::schedule::Step;
@@ -41,6 +42,19 @@ pub fn apply_fault(world: &mut World, step: &Step) -> bool {
             config.reply_loss_per_mille = u64::from(loss_per_mille);
             config.short_delay_ms = u64::from(delay_ms) + 1;
             config.long_reordering = reorder;
+        }
+        Step::Faults {
+            hold_per_mille,
+            duplicate_per_mille,
+            replay_per_mille,
+        } => {
+            let config = &mut world.net.config;
+            config.request_hold_per_mille = u64::from(hold_per_mille);
+            config.duplicate_per_mille = u64::from(duplicate_per_mille);
+            config.replay_per_mille = u64::from(replay_per_mille);
+        }
+        Step::CrashPoints { kind, per_mille } => {
+            world.set_crash_points(kind, u64::from(per_mille));
         }
         Step::Propose(_)
         | Step::ProposeAll

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::crash::StepKind;
+
 /// One step of a schedule. Server numbers are taken modulo the cluster size, so a
 /// schedule stays valid whatever the size and however it is shrunk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +53,24 @@ pub enum Step {
         /// Long reordering of replies.
         reorder: bool,
     },
+    /// Faults on top of the network: the share of requests held back long, and the
+    /// chances that a message is duplicated or that an old one is replayed (per mille).
+    Faults {
+        /// Requests held back as long as reordered replies, per mille.
+        hold_per_mille: u16,
+        /// Messages delivered twice, per mille.
+        duplicate_per_mille: u16,
+        /// Sends that also replay an old message, per mille.
+        replay_per_mille: u16,
+    },
+    /// From now on every step of `kind` crashes with chance `per_mille` / 1000, after a
+    /// prefix of its actions (0 disarms).
+    CrashPoints {
+        /// The kind of step aimed at.
+        kind: StepKind,
+        /// The chance per step, per mille.
+        per_mille: u16,
+    },
     /// Server `i`'s service snapshots everything it applied.
     Snapshot(usize),
     /// The lab's Figure 8 round: offer a command to every live server, wait `pause_ms`,
@@ -87,6 +107,15 @@ impl fmt::Display for Step {
                 "net {loss_per_mille} {delay_ms} {}",
                 if *reorder { "reorder" } else { "ordered" }
             ),
+            Step::Faults {
+                hold_per_mille,
+                duplicate_per_mille,
+                replay_per_mille,
+            } => write!(
+                f,
+                "faults {hold_per_mille} {duplicate_per_mille} {replay_per_mille}"
+            ),
+            Step::CrashPoints { kind, per_mille } => write!(f, "crash-points {kind} {per_mille}"),
             Step::Snapshot(i) => write!(f, "snapshot {i}"),
             Step::Figure8Round { pause_ms, restart } => write!(f, "figure8 {pause_ms} {restart}"),
         }
@@ -127,6 +156,7 @@ impl FromStr for Step {
             parsed.map_err(|_| format!("`{text}`: `{word}` is not a number"))
         };
         let server = |at: usize| number(at).map(|n| n as usize);
+        let per_mille = |at: usize| number(at).map(|n| n.min(1000) as u16);
         let step = match words.first().copied() {
             Some("propose") => Step::Propose(server(1)?),
             Some("propose-all") => Step::ProposeAll,
@@ -152,6 +182,18 @@ impl FromStr for Step {
                 delay_ms: u16::try_from(number(2)?)
                     .map_err(|_| format!("`{text}`: delay too large"))?,
                 reorder: words.get(3) == Some(&"reorder"),
+            },
+            Some("faults") => Step::Faults {
+                hold_per_mille: per_mille(1)?,
+                duplicate_per_mille: per_mille(2)?,
+                replay_per_mille: per_mille(3)?,
+            },
+            Some("crash-points") => Step::CrashPoints {
+                kind: words
+                    .get(1)
+                    .ok_or_else(|| format!("`{text}`: missing a step kind"))?
+                    .parse()?,
+                per_mille: per_mille(2)?,
             },
             Some("snapshot") => Step::Snapshot(server(1)?),
             Some("figure8") => Step::Figure8Round {
@@ -195,6 +237,15 @@ mod tests {
                 loss_per_mille: 100,
                 delay_ms: 26,
                 reorder: true,
+            },
+            Step::Faults {
+                hold_per_mille: 50,
+                duplicate_per_mille: 20,
+                replay_per_mille: 10,
+            },
+            Step::CrashPoints {
+                kind: StepKind::Campaign,
+                per_mille: 300,
             },
             Step::Snapshot(0),
             Step::Figure8Round {

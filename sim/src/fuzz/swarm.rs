@@ -1,13 +1,17 @@
-//! Swarm testing: each seed picks a whole configuration (cluster size, loss, delays,
-//! reordering, crash and partition rates, snapshot interval, workload), writes a random
-//! schedule from it, and runs it through the safety and liveness phases.
+//! Swarm testing: each seed picks a whole configuration (cluster size, the nodes'
+//! behaviour switches and timeouts, loss, delays, reordering, request holds, duplicates
+//! and replays, crash points, crash and partition rates, Figure 8 episodes, snapshot
+//! interval, workload), writes a random schedule from it, and runs it through the safety
+//! and liveness phases.
 
 use std::fmt;
 
 use super::exec::{run_schedule, ScheduleReport, ScheduleSpec};
 use super::schedule::Step;
+use crate::crash::StepKind;
 use crate::network::NetworkConfig;
 use crate::rng::Stream;
+use crate::world::RaftSetup;
 
 /// The length of one slice of the generated schedule, in simulated ms.
 const SLICE_MS: u64 = 50;
@@ -45,6 +49,29 @@ pub struct SwarmConfig {
     pub proposals_per_slice: u64,
     /// Length of the safety phase, ms.
     pub duration_ms: u64,
+    /// Whether the nodes run pre-vote.
+    pub pre_vote: bool,
+    /// Whether the nodes run CheckQuorum (its own stream, so the other draws of a seed
+    /// stay what they were before it was varied).
+    pub check_quorum: bool,
+    /// Election timeout range, ticks.
+    pub election_ticks: (u32, u32),
+    /// Heartbeat interval, ticks.
+    pub heartbeat_ticks: u32,
+    /// The largest encoded Raft message.
+    pub max_message_bytes: usize,
+    /// Requests held back long, per mille.
+    pub hold_per_mille: u16,
+    /// Messages delivered twice, per mille.
+    pub duplicate_per_mille: u16,
+    /// Sends that also replay an old message, per mille.
+    pub replay_per_mille: u16,
+    /// The kind of step crash points aim at.
+    pub crash_point_kind: StepKind,
+    /// The chance that a step of that kind crashes, per mille (0: no crash points).
+    pub crash_point_per_mille: u16,
+    /// The chance of a Figure 8 episode per slice, per mille.
+    pub figure8_rate: u64,
 }
 
 impl SwarmConfig {
@@ -69,6 +96,71 @@ impl SwarmConfig {
             snapshot_rate: rng.below(50),
             proposals_per_slice: rng.range_inclusive(1, 5),
             duration_ms: rng.range_inclusive(3_000, 15_000),
+            ..SwarmConfig::pick_more(seed, servers)
+        }
+    }
+
+    /// The choices added after the first ones, from their own stream (so that adding
+    /// them did not change the others).
+    fn pick_more(seed: u64, servers: usize) -> SwarmConfig {
+        let mut rng = Stream::new(seed, "swarm-config-2");
+        let election_ticks = [(30, 60), (20, 40), (50, 100)][rng.index(3)];
+        let sometimes = |rng: &mut Stream, bound: u64| {
+            if rng.chance(1, 2) {
+                0
+            } else {
+                rng.below(bound) as u16
+            }
+        };
+        let crash_point_kind = StepKind::ALL[rng.index(StepKind::ALL.len())];
+        let rare = matches!(
+            crash_point_kind,
+            StepKind::Campaign | StepKind::PreVote | StepKind::Vote | StepKind::Snapshot
+        );
+        let crash_point_per_mille = match (rng.chance(1, 2), rare) {
+            (false, _) => 0,
+            (true, true) => [100, 300, 1000][rng.index(3)],
+            (true, false) => [2, 10, 50][rng.index(3)],
+        };
+        SwarmConfig {
+            servers,
+            pre_vote: rng.chance(1, 2),
+            check_quorum: Stream::new(seed, "swarm-check-quorum").chance(1, 2),
+            election_ticks,
+            heartbeat_ticks: [10, 5][rng.index(2)],
+            max_message_bytes: [64 * 1024, 1024, 200][rng.index(3)],
+            hold_per_mille: sometimes(&mut rng, 300),
+            duplicate_per_mille: sometimes(&mut rng, 100),
+            replay_per_mille: sometimes(&mut rng, 50),
+            crash_point_kind,
+            crash_point_per_mille,
+            figure8_rate: [0, 30, 100, 300][rng.index(4)],
+            loss_per_mille: 0,
+            delay_ms: 0,
+            reorder: false,
+            crash_rate: 0,
+            mid_step_share: 0,
+            leader_share: 0,
+            survives_crash: 0,
+            restart_rate: 0,
+            partition_rate: 0,
+            heal_rate: 0,
+            snapshot_interval: 0,
+            snapshot_rate: 0,
+            proposals_per_slice: 0,
+            duration_ms: 0,
+        }
+    }
+
+    /// How the nodes of this configuration are set up.
+    pub fn setup(&self) -> RaftSetup {
+        RaftSetup {
+            election_ticks: self.election_ticks,
+            heartbeat_ticks: self.heartbeat_ticks,
+            max_message_bytes: self.max_message_bytes,
+            pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
+            ..RaftSetup::default()
         }
     }
 
@@ -76,12 +168,27 @@ impl SwarmConfig {
     pub fn schedule(&self, seed: u64) -> Vec<Step> {
         let mut rng = Stream::new(seed, "swarm-schedule");
         let n = self.servers;
-        let mut steps = vec![Step::Network {
-            loss_per_mille: self.loss_per_mille,
-            delay_ms: self.delay_ms,
-            reorder: self.reorder,
-        }];
+        let mut steps = vec![
+            Step::Network {
+                loss_per_mille: self.loss_per_mille,
+                delay_ms: self.delay_ms,
+                reorder: self.reorder,
+            },
+            Step::Faults {
+                hold_per_mille: self.hold_per_mille,
+                duplicate_per_mille: self.duplicate_per_mille,
+                replay_per_mille: self.replay_per_mille,
+            },
+            Step::CrashPoints {
+                kind: self.crash_point_kind,
+                per_mille: self.crash_point_per_mille,
+            },
+        ];
+        let mut episodes = Stream::new(seed, "swarm-episodes");
         for _ in 0..self.duration_ms / SLICE_MS {
+            if episodes.chance(self.figure8_rate, 1000) {
+                steps.extend(figure8_episode(&mut episodes, n));
+            }
             for _ in 0..rng.below(self.proposals_per_slice + 1) {
                 steps.push(if rng.chance(1, 2) {
                     Step::ProposeAll
@@ -138,6 +245,7 @@ impl SwarmConfig {
         spec.snapshot_interval = self.snapshot_interval;
         spec.survives_sender_crash_per_mille = self.survives_crash;
         spec.network = NetworkConfig::default();
+        spec.setup = self.setup();
         spec
     }
 }
@@ -146,7 +254,7 @@ impl fmt::Display for SwarmConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms",
+            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms pre-vote={} check-quorum={} election={}..{} heartbeat={} max-message={}B hold={}‰ duplicate={}‰ replay={}‰ crash-points={}:{}‰ figure8={}‰",
             self.servers,
             self.loss_per_mille,
             self.delay_ms,
@@ -161,14 +269,70 @@ impl fmt::Display for SwarmConfig {
             self.snapshot_interval,
             self.snapshot_rate,
             self.proposals_per_slice,
-            self.duration_ms
+            self.duration_ms,
+            self.pre_vote,
+            self.check_quorum,
+            self.election_ticks.0,
+            self.election_ticks.1,
+            self.heartbeat_ticks,
+            self.max_message_bytes,
+            self.hold_per_mille,
+            self.duplicate_per_mille,
+            self.replay_per_mille,
+            self.crash_point_kind,
+            self.crash_point_per_mille,
+            self.figure8_rate
         )
+    }
+}
+
+/// One episode of the lab's Figure 8 shapes (as the proptest episodes in tests/ write
+/// them): a leader takes a command and is cut off and crashes before it spreads; a
+/// subset of the servers comes back and elects someone; crashes and restarts; the lab's
+/// Figure 8 round.
+fn figure8_episode(rng: &mut Stream, n: usize) -> Vec<Step> {
+    let wait = rng.range_inclusive(300, 2500);
+    match rng.index(5) {
+        0 => vec![
+            Step::Advance(wait),
+            Step::ProposeAll,
+            Step::IsolateLeader,
+            Step::Advance(rng.below(15)),
+            Step::CrashLeader,
+        ],
+        1 => vec![
+            Step::Heal,
+            Step::Restart(rng.index(n)),
+            Step::Restart(rng.index(n)),
+            Step::Advance(wait),
+        ],
+        2 => vec![
+            Step::Crash(rng.index(n)),
+            Step::Restart(rng.index(n)),
+            Step::Advance(wait),
+        ],
+        3 => vec![Step::ProposeAll, Step::Advance(rng.below(600))],
+        _ => vec![Step::Figure8Round {
+            pause_ms: rng.below(500),
+            restart: rng.index(n),
+        }],
     }
 }
 
 /// Runs swarm seed `seed`: picks its configuration, writes its schedule, runs it.
 pub fn run_swarm(seed: u64, record_trace: bool) -> (SwarmConfig, ScheduleReport) {
+    run_swarm_with(seed, record_trace, |_| {})
+}
+
+/// [`run_swarm`], with `adjust` changing the spec before it runs (e.g. planting bugs).
+pub fn run_swarm_with(
+    seed: u64,
+    record_trace: bool,
+    adjust: impl FnOnce(&mut ScheduleSpec),
+) -> (SwarmConfig, ScheduleReport) {
     let config = SwarmConfig::pick(seed);
-    let report = run_schedule(&config.spec(seed), record_trace);
+    let mut spec = config.spec(seed);
+    adjust(&mut spec);
+    let report = run_schedule(&spec, record_trace);
     (config, report)
 }

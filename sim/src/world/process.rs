@@ -4,7 +4,7 @@
 //! Each kind's actions are translated into [`Effect`]s, which the world carries out in
 //! order: persist and send are common to both kinds; applies, proposal answers and
 //! snapshot answers come from a bare node, client replies and applied digests from a KV
-//! server.
+//! server; and how an input shows in the trace (its tag in the hash, its line).
 
 use kv_core::{Applied, ClientAddr, KvConfig, KvFatalError, KvServer, Reply, ServerAction};
 use raft_core::{
@@ -207,5 +207,44 @@ impl std::fmt::Display for Effect {
             ),
             Effect::Halted(error) => write!(f, "kv halted: {error}"),
         }
+    }
+}
+
+/// The input's tag in the trace hash.
+pub(super) fn input_tag(input: &ProcessInput) -> u64 {
+    match input {
+        ProcessInput::Tick | ProcessInput::Raft(Input::Tick) => 10,
+        ProcessInput::Peer(_) | ProcessInput::Raft(Input::Message(_)) => 11,
+        ProcessInput::Raft(Input::Propose(_)) => 12,
+        ProcessInput::Raft(Input::ProposeBatch(_)) => 13,
+        ProcessInput::Raft(Input::Snapshot { .. }) => 14,
+        ProcessInput::Request { .. } => 15,
+        ProcessInput::Raft(Input::ReadIndex { .. }) => 17,
+        ProcessInput::Raft(Input::TransferLeadership { .. }) => 18,
+    }
+}
+
+/// The input as a trace line shows it.
+pub(super) fn describe_input(input: &ProcessInput) -> String {
+    match input {
+        ProcessInput::Tick | ProcessInput::Raft(Input::Tick) => "tick".into(),
+        ProcessInput::Peer(message) | ProcessInput::Raft(Input::Message(message)) => {
+            format!("recv {}", message.summary())
+        }
+        ProcessInput::Raft(Input::Propose(data)) => {
+            format!("propose {}", crate::applier::show(data))
+        }
+        ProcessInput::Raft(Input::ProposeBatch(batch)) => {
+            format!("propose batch of {}", batch.len())
+        }
+        ProcessInput::Raft(Input::Snapshot { index, data }) => {
+            format!("snapshot {index} bytes={}", data.len())
+        }
+        ProcessInput::Raft(Input::ReadIndex { context }) => format!("read {context}"),
+        ProcessInput::Raft(Input::TransferLeadership { target }) => format!("transfer to {target}"),
+        ProcessInput::Request { from, request } => format!(
+            "request from c{} client={} seq={} {:?}",
+            from.0, request.client.0, request.seq.0, request.op
+        ),
     }
 }

@@ -121,6 +121,8 @@ pub fn run_kv_schedule(spec: &KvSpec, record_trace: bool) -> KvReport {
             trace_hash: world.trace.hash(),
             sim_ms: world.now(),
             commits: world.kv.agreement.max_index().0,
+            liveness: None,
+            usage: world.usage.clone(),
             trace: world.trace.lines().to_vec(),
         },
         history,
