@@ -100,6 +100,13 @@ impl BackupChecker {
                     // when that was compacted): no probe.
                     return Ok(());
                 }
+                if append.prev_log_index() == leader.snapshot_index() {
+                    // The leader probes its snapshot point, whose term it knows: the
+                    // follower may have compacted up to there since the episode began
+                    // (its first index of a term moves up), and the alternative is the
+                    // snapshot itself.
+                    return Ok(());
+                }
                 self.check_probe((from, to), message.term(), append.prev_log_index())
             }
             Some(Body::AppendEntriesReply(reply)) if reply.is_success() => {
