@@ -15,7 +15,7 @@ const FIRST_FAILING_SEED: [(KvBug, u64); 8] = [
     (KvBug::NoDuplicateDetection, 4),
     (KvBug::SnapshotWithoutDuplicates, 3),
     (KvBug::ReplyBeforeCommit, 4),
-    (KvBug::LocalReads, 5),
+    (KvBug::LocalReads, 4),
     (KvBug::KeepStaleWaiters, 25),
     (KvBug::NewSeqOnRetry, 2),
     (KvBug::StaleSnapshot, 12),
