@@ -46,6 +46,11 @@ pub struct BeforeStep {
 }
 
 impl BeforeStep {
+    /// The node's term before the step.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
     /// Notes `node`'s state and what `input` is, before the node steps it.
     pub fn new(node: &Node, input: &ProcessInput) -> BeforeStep {
         let mut before = BeforeStep {

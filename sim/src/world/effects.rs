@@ -12,13 +12,16 @@ use crate::checkers::{commit, queries};
 use crate::crash::StepKind;
 
 impl World {
-    /// Counts the elections a step started and checks the election rules.
+    /// Counts the elections a step started and checks the election rules. An election
+    /// is a step that raises the node's term and asks for votes; a candidate asking
+    /// silent peers again in the same term starts none.
     pub(super) fn observe_elections(&mut self, i: usize, before: BeforeStep, effects: &[Effect]) {
-        self.stats.elections += u64::from(StepKind::Campaign.matches(effects));
         self.stats.pre_votes += u64::from(StepKind::PreVote.matches(effects));
         let Some(process) = self.servers[i].process.as_ref() else {
             return;
         };
+        let new_term = process.node().term() > before.term();
+        self.stats.elections += u64::from(new_term && StepKind::Campaign.matches(effects));
         if let Err(e) = self.elections.observe(i, before, effects, process.node()) {
             self.fail(e);
         }
