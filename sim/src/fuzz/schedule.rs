@@ -124,6 +124,16 @@ impl fmt::Display for Step {
 
 /// Renders a schedule as `step; step; ...`.
 pub fn render(steps: &[Step]) -> String {
+    render_steps(steps)
+}
+
+/// Renders a schedule one numbered step per line.
+pub fn render_lines(steps: &[Step]) -> String {
+    render_numbered(steps)
+}
+
+/// Renders steps of any kind of schedule as `step; step; ...`.
+pub(crate) fn render_steps<T: fmt::Display>(steps: &[T]) -> String {
     steps
         .iter()
         .map(ToString::to_string)
@@ -131,8 +141,8 @@ pub fn render(steps: &[Step]) -> String {
         .join("; ")
 }
 
-/// Renders a schedule one numbered step per line.
-pub fn render_lines(steps: &[Step]) -> String {
+/// Renders steps of any kind of schedule one numbered step per line.
+pub(crate) fn render_numbered<T: fmt::Display>(steps: &[T]) -> String {
     steps
         .iter()
         .enumerate()
@@ -208,7 +218,13 @@ impl FromStr for Step {
 
 /// Parses `step; step; ...` (the form [`render`] writes).
 pub fn parse(text: &str) -> Result<Vec<Step>, String> {
-    text.split(';')
+    parse_steps(text)
+}
+
+/// Parses steps of any kind of schedule from `step; step; ...` (steps may also stand on
+/// lines of their own; empty parts are skipped).
+pub(crate) fn parse_steps<T: FromStr<Err = String>>(text: &str) -> Result<Vec<T>, String> {
+    text.split([';', '\n'])
         .map(str::trim)
         .filter(|part| !part.is_empty())
         .map(str::parse)

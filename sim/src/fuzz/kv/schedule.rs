@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::fuzz::{Shrinkable, Step};
+use crate::fuzz::{schedule, Shrinkable, Step};
 
 /// One step of a KV schedule. Clerk and key numbers are taken modulo the run's clerk
 /// slots and key space, server numbers modulo the cluster size, so a schedule stays valid
@@ -139,29 +139,17 @@ impl FromStr for KvStep {
 
 /// Renders a KV schedule as `step; step; ...`.
 pub fn render_kv(steps: &[KvStep]) -> String {
-    steps
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    schedule::render_steps(steps)
 }
 
 /// Renders a KV schedule one numbered step per line.
 pub fn render_kv_lines(steps: &[KvStep]) -> String {
-    steps
-        .iter()
-        .enumerate()
-        .map(|(i, step)| format!("  {:>3}. {step}\n", i + 1))
-        .collect()
+    schedule::render_numbered(steps)
 }
 
 /// Parses `step; step; ...` (empty parts are skipped).
 pub fn parse_kv(text: &str) -> Result<Vec<KvStep>, String> {
-    text.split([';', '\n'])
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .map(str::parse)
-        .collect()
+    schedule::parse_steps(text)
 }
 
 #[cfg(test)]
