@@ -51,11 +51,17 @@ pub enum Bug {
     /// Fast backup: the follower reports the first index of its conflicting term one too
     /// high.
     BackupHintOffByOne,
+    /// ReadIndex (thesis §6.4): the leader answers a read at once with its commit
+    /// index, without a heartbeat round proving that it still leads.
+    ReadWithoutRound,
+    /// ReadIndex: a new leader takes its commit index as the read index before an entry
+    /// of its own term has committed (it may lag what the previous leader committed).
+    ReadBeforeTermCommit,
 }
 
 impl Bug {
     /// Every switch, in the order of the switch table.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 17] = [
         Bug::Figure8Commit,
         Bug::MajorityOffByOne,
         Bug::VoteWithoutLogCheck,
@@ -71,6 +77,8 @@ impl Bug {
         Bug::BroadcastOnEveryReply,
         Bug::VoteKeepsTimer,
         Bug::BackupHintOffByOne,
+        Bug::ReadWithoutRound,
+        Bug::ReadBeforeTermCommit,
     ];
 
     /// The switch's name on the command line, e.g. `figure8-commit`.
@@ -91,6 +99,8 @@ impl Bug {
             Bug::BroadcastOnEveryReply => "broadcast-on-every-reply",
             Bug::VoteKeepsTimer => "vote-keeps-timer",
             Bug::BackupHintOffByOne => "backup-hint-off-by-one",
+            Bug::ReadWithoutRound => "read-without-round",
+            Bug::ReadBeforeTermCommit => "read-before-term-commit",
         }
     }
 
@@ -108,6 +118,7 @@ impl Bug {
             Bug::MatchFromNextIndex | Bug::BroadcastOnEveryReply => "progress tracking",
             Bug::VoteKeepsTimer => "timers",
             Bug::BackupHintOffByOne => "fast backup",
+            Bug::ReadWithoutRound | Bug::ReadBeforeTermCommit => "reads",
         }
     }
 

@@ -152,7 +152,7 @@ impl ReadQueue {
 impl Node {
     /// The service asks for a linearizable read.
     pub(crate) fn read_index(&mut self, context: u64) {
-        let index = self.committed_in_term().then(|| self.log.committed());
+        let index = self.read_commit();
         let Role::Leader(leader) = &mut self.role else {
             let leader_hint = self.leader_hint();
             self.actions.push(Action::Read {
@@ -161,8 +161,20 @@ impl Node {
             });
             return;
         };
+        if planted!(self.config, ReadWithoutRound) {
+            let outcome = Ok(self.log.committed());
+            self.actions.push(Action::Read { context, outcome });
+            return;
+        }
         leader.reads.push(context, index);
         self.advance_reads();
+    }
+
+    /// The leader's commit index once it may serve as a read index: once an entry of
+    /// its term has committed.
+    fn read_commit(&self) -> Option<LogIndex> {
+        let may = self.committed_in_term() || planted!(self.config, ReadBeforeTermCommit);
+        may.then(|| self.log.committed())
     }
 
     /// Whether an entry of the current term has committed (the leader's commit index is
@@ -174,7 +186,7 @@ impl Node {
     /// After every step of a leader: give waiting reads their index, start a round if
     /// reads wait for one, and answer the reads that are ready.
     pub(crate) fn advance_reads(&mut self) {
-        let commit = self.committed_in_term().then(|| self.log.committed());
+        let commit = self.read_commit();
         let Role::Leader(leader) = &mut self.role else {
             return;
         };

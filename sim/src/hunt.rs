@@ -34,7 +34,8 @@ impl Found {
 
 /// The checker (or the kind of test assertion) a failure message comes from.
 pub fn checker_of(error: &str) -> &'static str {
-    const CHECKERS: [(&str, &str); 16] = [
+    const CHECKERS: [(&str, &str); 17] = [
+        ("read freshness", "read freshness"),
         ("persist before send", "persist-before-send"),
         ("election timer", "election timer"),
         ("fast backup", "fast-backup bound"),

@@ -18,6 +18,7 @@ use raft_core::{Config, Input, Message, Node, NodeId, PersistedState};
 use crate::applier::Applier;
 use crate::checkers::backup::BackupChecker;
 use crate::checkers::election::{BeforeStep, ElectionChecker};
+use crate::checkers::reads::ReadChecker;
 use crate::checkers::{durable, surface};
 use crate::crash::{CrashPoints, StepKind};
 use crate::kv::KvChecks;
@@ -185,6 +186,7 @@ pub struct World {
     /// The last index each server's service holds (bare nodes: the tester's applies).
     service_index: Vec<u64>,
     backup: BackupChecker,
+    reads: ReadChecker,
     /// The storm caps of this run.
     pub limits: Limits,
     /// What the run used of its caps.
@@ -223,6 +225,7 @@ impl World {
             elections: ElectionChecker::new(servers, &setup),
             service_index: vec![0; servers],
             backup: BackupChecker::new(),
+            reads: ReadChecker::default(),
             stats: Stats {
                 rpcs_per_server: vec![0; servers],
                 ..Stats::default()
@@ -470,6 +473,11 @@ impl World {
         let is_tick = matches!(input, ProcessInput::Tick);
         let described = self.trace.is_recording().then(|| describe_input(&input));
         let before = BeforeStep::new(process.node(), &input);
+        if let (Process::Raft(node), ProcessInput::Raft(Input::ReadIndex { context })) =
+            (&*process, &input)
+        {
+            self.reads.on_ask(i, *context, node.term());
+        }
         let commit_before = process.node().commit_index();
         let effects = process.step(input);
         if !(is_tick && effects.is_empty()) {
@@ -630,6 +638,7 @@ impl World {
         self.net.set_connected(i, false);
         let server = &mut self.servers[i];
         if server.process.take().is_some() {
+            self.reads.on_crash(i);
             server.incarnation += 1;
             let now = self.now;
             self.trace.mix(&[self.now, i as u64, 6]);
@@ -747,6 +756,20 @@ impl World {
     /// Whether server `i` is running.
     pub fn is_alive(&self, i: usize) -> bool {
         self.servers[i].process.is_some()
+    }
+
+    /// Asks server `i`'s bare node for a ReadIndex read under a fresh context, which it
+    /// returns (the answer, perhaps many steps later: [`World::read_answer`]).
+    pub fn read_index(&mut self, i: usize) -> u64 {
+        let context = self.reads.next_context();
+        self.step(i, Input::ReadIndex { context });
+        context
+    }
+
+    /// The answer to a read asked through [`World::read_index`]: `None` while unanswered
+    /// (or lost with a crash), `Some(None)` if refused, `Some(Some(index))` if answered.
+    pub fn read_answer(&self, context: u64) -> Option<Option<u64>> {
+        self.reads.answer(context)
     }
 
     /// Proposes `command` at server `i`: the lab's Start. Returns (index, term) if the

@@ -1,8 +1,8 @@
 //! Property-based fuzzing of Figure 8 schedules: random schedules over 3, 5 and 7 nodes
 //! (proposals, time, crashes, crashes in the middle of a step, crash points, restarts,
 //! partitions, one-way cuts, heals, network changes, request holds, duplicates and
-//! replays, snapshots, the lab's Figure 8 rounds), every
-//! checker on, then a healed liveness phase. Shrinking yields a minimal schedule, printed
+//! replays, snapshots, ReadIndex reads, leadership transfers, the lab's Figure 8
+//! rounds), every checker on, then a healed liveness phase. Shrinking yields a minimal schedule, printed
 //! as readable steps with the command that replays it.
 
 use proptest::prelude::*;
@@ -38,6 +38,9 @@ fn step() -> impl Strategy<Value = Step> {
             Step::CrashPoints { kind: StepKind::ALL[kind], per_mille }
         }),
         1 => (0..7usize).prop_map(Step::Snapshot),
+        1 => (0..7usize).prop_map(Step::Read),
+        1 => Just(Step::ReadAll),
+        1 => (0..7usize).prop_map(Step::Transfer),
         4 => (0..500u64, 0..7usize).prop_map(|(pause_ms, restart)| Step::Figure8Round { pause_ms, restart }),
     ]
 }

@@ -24,6 +24,7 @@ fn expected_checker(bug: Bug) -> Option<&'static str> {
         Bug::BroadcastOnEveryReply => Some("storm cap"),
         Bug::StepDownKeepsLeading => Some("election safety"),
         Bug::BackupHintOffByOne => Some("fast-backup bound"),
+        Bug::ReadWithoutRound | Bug::ReadBeforeTermCommit => Some("read freshness"),
         _ => None,
     }
 }

@@ -2,9 +2,9 @@
 //! checker (`crate::safety`) and the lab's appliers (`crate::applier`):
 //! persist-before-send (`durable`), the election rules (`election`: timers, terms,
 //! votes, pre-vote), fast backup and what AppendEntries carry (`backup`), the node's
-//! queries (`queries`), the typed message surface (`surface`) and the commit rule
-//! (`commit`: what a node commits is durable on a majority); and, once a catalog run
-//! ends, its efficiency bounds (`efficiency`).
+//! queries (`queries`), read freshness (`reads`: ReadIndex answers), the typed message
+//! surface (`surface`) and the commit rule (`commit`: what a node commits is durable on
+//! a majority); and, once a catalog run ends, its efficiency bounds (`efficiency`).
 
 pub mod backup;
 pub mod commit;
@@ -12,4 +12,5 @@ pub mod durable;
 pub mod efficiency;
 pub mod election;
 pub mod queries;
+pub mod reads;
 pub mod surface;

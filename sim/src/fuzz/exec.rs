@@ -1,6 +1,7 @@
 //! Runs a fuzzing schedule on the simulator with every checker on: a safety phase (the
 //! schedule), then a liveness phase (heal everything, restart everyone, and require a
-//! new command to commit on every server within a bounded simulated time).
+//! new command to commit on every server within a bounded simulated time, and then a
+//! ReadIndex read of the leader to be answered with an index at least the command's).
 
 use bytes::Bytes;
 
@@ -12,6 +13,15 @@ use crate::world::{Millis, RaftSetup, World};
 
 /// How long the liveness phase may take, in simulated ms.
 pub const LIVENESS_LIMIT_MS: Millis = 30_000;
+
+/// How long a read asked of the leader of the healed cluster may wait for its answer,
+/// in simulated ms (one heartbeat round trip is enough; the bound leaves room for a
+/// leadership change).
+pub const READ_LIMIT_MS: Millis = 2_000;
+
+/// How long a read asked after healing waits before its leader is given a command (a
+/// read needs an entry of the leader's term committed), in simulated ms.
+pub const READ_NUDGE_MS: Millis = 500;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -190,6 +200,16 @@ impl Driver<'_> {
                 self.propose_all();
             }
             Step::Advance(ms) => self.advance(ms)?,
+            Step::Read(i) => {
+                self.world.read_index(i % n);
+            }
+            Step::ReadAll => {
+                for i in 0..n {
+                    if self.world.is_alive(i) {
+                        self.world.read_index(i);
+                    }
+                }
+            }
             Step::Snapshot(i) => {
                 if let Some((index, data)) = self.world.applier.snapshot_now(i % n) {
                     let input = raft_core::Input::Snapshot {
@@ -225,6 +245,50 @@ impl Driver<'_> {
             }
         }
         leader
+    }
+
+    /// After the liveness command committed at `index` on every server of the healed
+    /// cluster: a ReadIndex read asked of whoever leads must be answered, with an index
+    /// at least `index`, within [`READ_LIMIT_MS`] (a refused read, from a leader that
+    /// just lost its leadership, is asked again of the next one). A read waits for an
+    /// entry of the leader's term to commit, and bare nodes append no entry on election:
+    /// a read still unanswered after [`READ_NUDGE_MS`] gets a fresh command proposed to
+    /// its leader, as a service would.
+    fn read_after_heal(&mut self, index: u64) -> Result<(), String> {
+        let asked = self.world.now();
+        while self.world.now() - asked < READ_LIMIT_MS {
+            let Some(leader) = super::faults::leader(self.world) else {
+                self.advance(10)?;
+                continue;
+            };
+            let context = self.world.read_index(leader);
+            let read_asked = self.world.now();
+            let mut nudged = false;
+            while self.world.now() - read_asked < READ_LIMIT_MS {
+                match self.world.read_answer(context) {
+                    Some(Some(read)) if read >= index => return Ok(()),
+                    Some(Some(read)) => {
+                        return Err(format!(
+                            "read freshness: a read after healing was answered with index \
+                             {read}, below the command committed everywhere at {index}"
+                        ))
+                    }
+                    Some(None) => break,
+                    None if !self.world.is_alive(leader) => break,
+                    None => {
+                        if !nudged && self.world.now() - read_asked >= READ_NUDGE_MS {
+                            nudged = true;
+                            let command = self.command();
+                            self.world.propose(leader, command);
+                        }
+                        self.advance(10)?;
+                    }
+                }
+            }
+        }
+        Err(format!(
+            "no read answered within {READ_LIMIT_MS} ms in the healed cluster (liveness)"
+        ))
     }
 
     /// Heal, restart everyone, reliable network; then a new command must reach every
@@ -263,7 +327,8 @@ impl Driver<'_> {
                     let figures = LivenessFigures::since(&mark, self.world, taken_at);
                     self.liveness = Some(figures);
                     let bounds = LivenessBounds::new(self.world.setup(), self.n());
-                    return bounds.check(&figures);
+                    bounds.check(&figures)?;
+                    return self.read_after_heal(index);
                 }
                 self.advance(10)?;
             }

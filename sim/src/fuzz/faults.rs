@@ -1,7 +1,7 @@
 //! The server-side faults of a fuzzing schedule (crashes, crashes in the middle of a
 //! step, crash points, restarts, partitions, one-way cuts, heals, network changes and
-//! message faults), carried out on a
-//! world of either kind: bare Raft nodes or KV servers.
+//! message faults) and the operator's leadership transfers, carried out on a world of
+//! either kind: bare Raft nodes or KV servers.
 
 use super::schedule::Step;
 use crate::world::World;
@@ -56,10 +56,18 @@ pub fn apply_fault(world: &mut World, step: &Step) -> bool {
         Step::CrashPoints { kind, per_mille } => {
             world.set_crash_points(kind, u64::from(per_mille));
         }
+        Step::Transfer(target) => {
+            if let Some(leader) = leader(world) {
+                let target = raft_core::NodeId((target % n) as u64 + 1);
+                world.step(leader, raft_core::Input::TransferLeadership { target });
+            }
+        }
         Step::Propose(_)
         | Step::ProposeAll
         | Step::Advance(_)
         | Step::Snapshot(_)
+        | Step::Read(_)
+        | Step::ReadAll
         | Step::Figure8Round { .. } => return false,
     }
     true

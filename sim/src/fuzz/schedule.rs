@@ -73,6 +73,13 @@ pub enum Step {
     },
     /// Server `i`'s service snapshots everything it applied.
     Snapshot(usize),
+    /// Ask server `i` for a ReadIndex read (bare nodes only; refused unless it leads).
+    Read(usize),
+    /// Ask every live server for a ReadIndex read (bare nodes only): whoever leads, and
+    /// any deposed leader that still thinks it does, must answer fresh or refuse.
+    ReadAll,
+    /// Ask whoever leads to hand its leadership to server `i`.
+    Transfer(usize),
     /// The lab's Figure 8 round: offer a command to every live server, wait `pause_ms`,
     /// crash the last one that accepted; if fewer than a majority are up, restart server
     /// `restart` (if it is down).
@@ -117,6 +124,9 @@ impl fmt::Display for Step {
             ),
             Step::CrashPoints { kind, per_mille } => write!(f, "crash-points {kind} {per_mille}"),
             Step::Snapshot(i) => write!(f, "snapshot {i}"),
+            Step::Read(i) => write!(f, "read {i}"),
+            Step::ReadAll => write!(f, "read-all"),
+            Step::Transfer(i) => write!(f, "transfer {i}"),
             Step::Figure8Round { pause_ms, restart } => write!(f, "figure8 {pause_ms} {restart}"),
         }
     }
@@ -206,6 +216,9 @@ impl FromStr for Step {
                 per_mille: per_mille(2)?,
             },
             Some("snapshot") => Step::Snapshot(server(1)?),
+            Some("read") => Step::Read(server(1)?),
+            Some("read-all") => Step::ReadAll,
+            Some("transfer") => Step::Transfer(server(1)?),
             Some("figure8") => Step::Figure8Round {
                 pause_ms: number(1)?,
                 restart: server(2)?,
@@ -264,6 +277,9 @@ mod tests {
                 per_mille: 300,
             },
             Step::Snapshot(0),
+            Step::Read(2),
+            Step::ReadAll,
+            Step::Transfer(1),
             Step::Figure8Round {
                 pause_ms: 12,
                 restart: 3,

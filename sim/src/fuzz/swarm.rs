@@ -1,8 +1,8 @@
 //! Swarm testing: each seed picks a whole configuration (cluster size, the nodes'
 //! behaviour switches and timeouts, loss, delays, reordering, request holds, duplicates
-//! and replays, crash points, crash and partition rates, Figure 8 episodes, snapshot
-//! interval, workload), writes a random schedule from it, and runs it through the safety
-//! and liveness phases.
+//! and replays, crash points, crash and partition rates, Figure 8 episodes, ReadIndex
+//! reads, leadership transfers, snapshot interval, workload), writes a random schedule
+//! from it, and runs it through the safety and liveness phases.
 
 use std::fmt;
 
@@ -72,6 +72,11 @@ pub struct SwarmConfig {
     pub crash_point_per_mille: u16,
     /// The chance of a Figure 8 episode per slice, per mille.
     pub figure8_rate: u64,
+    /// The chance of ReadIndex reads per slice, per mille (of every live server, or of
+    /// one), from their own stream.
+    pub read_rate: u64,
+    /// The chance of a leadership transfer per slice, per mille, from its own stream.
+    pub transfer_rate: u64,
 }
 
 impl SwarmConfig {
@@ -123,6 +128,7 @@ impl SwarmConfig {
             (true, false) => [2, 10, 50][rng.index(3)],
         };
         let pre_vote = rng.chance(1, 2);
+        let mut reads = Stream::new(seed, "swarm-reads-config");
         SwarmConfig {
             servers,
             pre_vote,
@@ -139,6 +145,8 @@ impl SwarmConfig {
             crash_point_kind,
             crash_point_per_mille,
             figure8_rate: [0, 30, 100, 300][rng.index(4)],
+            read_rate: [0, 50, 200, 600][reads.index(4)],
+            transfer_rate: [0, 0, 10, 40][reads.index(4)],
             loss_per_mille: 0,
             delay_ms: 0,
             reorder: false,
@@ -189,9 +197,20 @@ impl SwarmConfig {
             },
         ];
         let mut episodes = Stream::new(seed, "swarm-episodes");
+        let mut reads = Stream::new(seed, "swarm-reads");
         for _ in 0..self.duration_ms / SLICE_MS {
             if episodes.chance(self.figure8_rate, 1000) {
                 steps.extend(figure8_episode(&mut episodes, n));
+            }
+            if reads.chance(self.read_rate, 1000) {
+                steps.push(if reads.chance(2, 3) {
+                    Step::ReadAll
+                } else {
+                    Step::Read(reads.index(n))
+                });
+            }
+            if reads.chance(self.transfer_rate, 1000) {
+                steps.push(Step::Transfer(reads.index(n)));
             }
             for _ in 0..rng.below(self.proposals_per_slice + 1) {
                 steps.push(if rng.chance(1, 2) {
@@ -258,7 +277,7 @@ impl fmt::Display for SwarmConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms pre-vote={} check-quorum={} election={}..{} heartbeat={} max-message={}B hold={}‰ duplicate={}‰ replay={}‰ crash-points={}:{}‰ figure8={}‰",
+            "servers={} loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ snapshot-every={} snapshot={}‰ proposals≤{}/50ms duration={}ms pre-vote={} check-quorum={} election={}..{} heartbeat={} max-message={}B hold={}‰ duplicate={}‰ replay={}‰ crash-points={}:{}‰ figure8={}‰ reads={}‰ transfers={}‰",
             self.servers,
             self.loss_per_mille,
             self.delay_ms,
@@ -285,7 +304,9 @@ impl fmt::Display for SwarmConfig {
             self.replay_per_mille,
             self.crash_point_kind,
             self.crash_point_per_mille,
-            self.figure8_rate
+            self.figure8_rate,
+            self.read_rate,
+            self.transfer_rate
         )
     }
 }

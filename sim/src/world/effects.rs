@@ -87,6 +87,12 @@ impl World {
             Effect::Read { context, outcome } => {
                 let index = outcome.map_or(0, |index| index.0);
                 self.trace.mix(&[8, context, index]);
+                if let Some(process) = self.servers[i].process.as_ref() {
+                    let answered = self.reads.on_answer(i, context, outcome, process.node());
+                    if let Err(e) = answered {
+                        self.fail(e);
+                    }
+                }
             }
             Effect::Transfer(outcome) => self.trace.mix(&[9, u64::from(outcome.is_ok())]),
             Effect::Reply { to, reply } => self.send_reply(i, to, &reply),
@@ -105,6 +111,7 @@ impl World {
             return;
         };
         let node = process.node();
+        self.reads.observe_commit(node.commit_index());
         if node.commit_index() > commit_before {
             let persisted: Vec<&PersistedState> = self
                 .servers

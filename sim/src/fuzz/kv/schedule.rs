@@ -58,7 +58,12 @@ impl KvStep {
     fn takes(step: &Step) -> bool {
         !matches!(
             step,
-            Step::Propose(_) | Step::ProposeAll | Step::Snapshot(_) | Step::Figure8Round { .. }
+            Step::Propose(_)
+                | Step::ProposeAll
+                | Step::Snapshot(_)
+                | Step::Read(_)
+                | Step::ReadAll
+                | Step::Figure8Round { .. }
         )
     }
 }

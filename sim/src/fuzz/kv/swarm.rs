@@ -1,6 +1,7 @@
 //! KV swarm testing: each seed picks a whole configuration (servers, clerks, key space,
-//! value sizes, read mode, snapshot threshold, workload mix, fault rates), writes a
-//! random KV schedule from it, and runs it through the safety and liveness phases.
+//! value sizes, read mode, snapshot threshold, workload mix, fault rates, leadership
+//! transfers), writes a random KV schedule from it, and runs it through the safety and
+//! liveness phases.
 
 use std::fmt;
 
@@ -60,6 +61,9 @@ pub struct KvSwarmConfig {
     pub churn_rate: u64,
     /// Length of the safety phase, ms.
     pub duration_ms: u64,
+    /// Chance of a leadership transfer per slice (its own stream, so that the other
+    /// draws of a seed stay what they were before transfers were added).
+    pub transfer_rate: u64,
 }
 
 impl KvSwarmConfig {
@@ -98,6 +102,7 @@ impl KvSwarmConfig {
             clerk_cut_rate: rng.below(60),
             churn_rate: rng.below(30),
             duration_ms: rng.range_inclusive(1_500, 6_000),
+            transfer_rate: [0, 0, 10, 40][Stream::new(seed, "kv-swarm-transfers").index(4)],
         }
     }
 
@@ -111,7 +116,11 @@ impl KvSwarmConfig {
             delay_ms: self.delay_ms,
             reorder: self.reorder,
         })];
+        let mut transfers = Stream::new(seed, "kv-swarm-transfer-steps");
         for _ in 0..self.duration_ms / SLICE_MS {
+            if transfers.chance(self.transfer_rate, 1000) {
+                steps.push(server(Step::Transfer(transfers.index(n))));
+            }
             for _ in 0..rng.below(self.calls_per_slice + 1) {
                 let (clerk, key) = (rng.index(self.clerks), rng.index(self.keys));
                 let roll = rng.below(1000);
@@ -201,7 +210,7 @@ impl fmt::Display for KvSwarmConfig {
             .map_or("never".to_string(), |m| format!("{m}B"));
         write!(
             f,
-            "servers={} clerks={} keys={} value+{}B reads={:?} max-raft-state={snapshots} calls≤{}/50ms get/put={}‰/{}‰ loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ clerk-cut={}‰ churn={}‰ duration={}ms",
+            "servers={} clerks={} keys={} value+{}B reads={:?} max-raft-state={snapshots} calls≤{}/50ms get/put={}‰/{}‰ loss={}‰ delay≤{}ms reorder={} crash={}‰ (mid-step {}%, at the leader {}%, in-flight survives {}‰) restart={}‰ partition={}‰ heal={}‰ clerk-cut={}‰ churn={}‰ duration={}ms transfers={}‰",
             self.servers,
             self.clerks,
             self.keys,
@@ -222,7 +231,8 @@ impl fmt::Display for KvSwarmConfig {
             self.heal_rate,
             self.clerk_cut_rate,
             self.churn_rate,
-            self.duration_ms
+            self.duration_ms,
+            self.transfer_rate
         )
     }
 }
