@@ -34,8 +34,13 @@ impl Found {
 
 /// The checker (or the kind of test assertion) a failure message comes from.
 pub fn checker_of(error: &str) -> &'static str {
-    const CHECKERS: [(&str, &str); 17] = [
+    const CHECKERS: [(&str, &str); 22] = [
         ("read freshness", "read freshness"),
+        ("commit rule:", "commit rule"),
+        ("election restriction", "election restriction"),
+        ("get wrong value", "KV value check"),
+        ("queries:", "queries"),
+        ("linearizab", "linearizability"),
         ("persist before send", "persist-before-send"),
         ("election timer", "election timer"),
         ("fast backup", "fast-backup bound"),
