@@ -8,7 +8,7 @@ use raft_core::{Action, Config, Input, Node, NodeId};
 
 /// Runs scenario `id` under every seed in `seeds`, failing with the replay command of the
 /// first failing seed.
-pub fn assert_scenario(id: &str, seeds: std::ops::RangeInclusive<u64>) {
+pub fn assert_scenario(id: &str, seeds: impl IntoIterator<Item = u64>) {
     let scenario = sim::find(id).unwrap_or_else(|| panic!("no scenario `{id}` in the catalog"));
     for seed in seeds {
         let report = sim::run(&scenario, seed, false);
