@@ -71,8 +71,24 @@ const fn powers() -> [u64; BLOCK + 1] {
 
 /// The digest term of one (key, value) pair of the map.
 pub(crate) fn pair_hash(key: &str, value: TextHash, value_len: usize) -> u64 {
-    let key_part = mix(fnv1a(key.as_bytes()) ^ DOMAIN_PAIR);
-    mix(key_part.wrapping_add(value.0) ^ mix(value_len as u64))
+    pair_hash_of(KeyHash::of(key), value, value_len)
+}
+
+/// The part of [`pair_hash`] that depends on the key alone, kept with each stored value
+/// so that a write does not hash its key again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct KeyHash(u64);
+
+impl KeyHash {
+    /// The key part of `key`'s pairs.
+    pub(crate) fn of(key: &str) -> KeyHash {
+        KeyHash(mix(fnv1a(key.as_bytes()) ^ DOMAIN_PAIR))
+    }
+}
+
+/// [`pair_hash`], given the key's part.
+pub(crate) fn pair_hash_of(key: KeyHash, value: TextHash, value_len: usize) -> u64 {
+    mix(key.0.wrapping_add(value.0) ^ mix(value_len as u64))
 }
 
 /// The digest term of one duplicate-table row (client, last applied seq).

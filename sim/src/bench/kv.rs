@@ -88,6 +88,8 @@ pub struct KvCluster {
     server_actions: Vec<ServerAction>,
     clerk_actions: Vec<ClerkAction>,
     params: KvBenchParams,
+    /// `value_bytes` times 'v': the padding of every written value.
+    fill: String,
     /// The counters so far.
     pub counters: KvCounters,
 }
@@ -132,6 +134,7 @@ impl KvCluster {
             server_actions: Vec::new(),
             clerk_actions: Vec::new(),
             params: params.clone(),
+            fill: "v".repeat(params.value_bytes),
             counters: KvCounters::default(),
         })
     }
@@ -203,7 +206,8 @@ impl KvCluster {
                 self.step_server(s, ServerInput::Raft(message))?;
             }
             self.raft_inbox[s] = messages;
-            let capacity = self.request_inbox[s].len();
+            // Room for a request of every clerk: the inbox never grows during a round.
+            let capacity = self.clerks.len();
             let requests =
                 std::mem::replace(&mut self.request_inbox[s], Vec::with_capacity(capacity));
             if !requests.is_empty() {
@@ -333,7 +337,7 @@ impl KvCluster {
             push_decimal(&mut value, n);
             value.push(':');
             let fill = len.saturating_sub(value.len());
-            value.extend(std::iter::repeat('v').take(fill));
+            value.push_str(&self.fill[..fill]);
             value.truncate(len);
             value
         };
@@ -379,7 +383,9 @@ fn push_decimal(text: &mut String, mut n: u64) {
             break;
         }
     }
-    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    for &digit in &digits[start..] {
+        text.push(char::from(digit));
+    }
 }
 
 #[cfg(test)]
