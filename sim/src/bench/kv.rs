@@ -27,6 +27,9 @@ pub enum Workload {
     Get,
 }
 
+/// Key names built ahead of the load (more keys are named as they are used).
+const KEY_NAMES_MAX: u64 = 1 << 16;
+
 /// The parameters of a KV bench run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KvBenchParams {
@@ -90,6 +93,10 @@ pub struct KvCluster {
     params: KvBenchParams,
     /// `value_bytes` times 'v': the padding of every written value.
     fill: String,
+    /// The names of the first keys (all of them up to [`KEY_NAMES_MAX`]), built once.
+    key_names: Vec<String>,
+    /// Per clerk: `<c>:`, the start of each value it writes.
+    value_prefixes: Vec<String>,
     /// The counters so far.
     pub counters: KvCounters,
 }
@@ -135,6 +142,8 @@ impl KvCluster {
             clerk_actions: Vec::new(),
             params: params.clone(),
             fill: "v".repeat(params.value_bytes),
+            key_names: (0..params.keys.min(KEY_NAMES_MAX)).map(key_name).collect(),
+            value_prefixes: (0..clients_n).map(|c| format!("{c}:")).collect(),
             counters: KvCounters::default(),
         })
     }
@@ -326,14 +335,15 @@ impl KvCluster {
         let mixed = (c as u64)
             .wrapping_mul(0x9e37_79b9)
             .wrapping_add(n.wrapping_mul(7919));
-        let mut key = String::with_capacity(8);
-        key.push('k');
-        push_decimal(&mut key, mixed % self.params.keys.max(1));
+        let k = mixed % self.params.keys.max(1);
+        let key = match self.key_names.get(k as usize) {
+            Some(name) => name.clone(),
+            None => key_name(k),
+        };
         let value = || {
             let len = self.params.value_bytes;
             let mut value = String::with_capacity(len.max(24));
-            push_decimal(&mut value, c as u64);
-            value.push(':');
+            value.push_str(&self.value_prefixes[c]);
             push_decimal(&mut value, n);
             value.push(':');
             let fill = len.saturating_sub(value.len());
@@ -371,6 +381,14 @@ impl KvCluster {
     }
 }
 
+/// Key `k<k>`.
+fn key_name(k: u64) -> String {
+    let mut key = String::with_capacity(8);
+    key.push('k');
+    push_decimal(&mut key, k);
+    key
+}
+
 /// Appends `n` in decimal (what `format!("{n}")` writes, without the formatting machinery).
 fn push_decimal(text: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -398,6 +416,7 @@ mod tests {
             let mut text = String::from("k");
             push_decimal(&mut text, n);
             assert_eq!(text, format!("k{n}"));
+            assert_eq!(key_name(n), text);
         }
     }
 }
