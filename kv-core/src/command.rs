@@ -113,7 +113,14 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Option<u64> {
-        decode_varint(&mut self.0).ok()
+        // One byte (below 128) is the common case; prost reads the rest.
+        match self.0.split_first() {
+            Some((&byte, rest)) if byte < 0x80 => {
+                self.0 = rest;
+                Some(u64::from(byte))
+            }
+            _ => decode_varint(&mut self.0).ok(),
+        }
     }
 
     /// The varint field with `key` if it comes next, else 0 (left out as the default).

@@ -19,16 +19,23 @@ const DOMAIN_CLIENT: u64 = 0x6b76_2d63_6c69_656e;
 ///
 /// The hash of bytes `b_0 .. b_{n-1}` grown from `h` is
 /// `h·B^n + Σ (b_i + 1)·B^(n−1−i) mod 2^61 − 1`. It is computed [`BLOCK`] bytes at a time:
-/// the products of a block with the precomputed powers of `B` are independent of each
-/// other and summed in 128 bits, so a block costs one reduction instead of one per byte.
+/// the terms of a block are looked up in [`TERMS`] (no multiplication per byte), summed
+/// eight at a time in 64 bits and then in 128 bits, so a block costs one reduction
+/// instead of one per byte.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TextHash(u64);
 
-/// Bytes hashed per reduction. `BLOCK` products below 2^70 each and `h·B^BLOCK` below
-/// 2^122 sum to less than 2^123: no overflow of u128.
+/// Bytes hashed per reduction. Terms below 2^61 each (at most 2^66 for a block) and
+/// `h·B^BLOCK` below 2^122 sum to less than 2^123: no overflow of u128.
 const BLOCK: usize = 32;
+/// Terms summed in a u64 before they are added to the u128 sum: 8 · (2^61 − 1) < 2^64.
+const GROUP: usize = 8;
 /// `POWERS[k] = BASE^k mod MODULUS`, for `k` in `0..=BLOCK`.
 const POWERS: [u64; BLOCK + 1] = powers();
+/// `TERMS[b][j] = (b + 1)·B^(BLOCK−1−j) mod 2^61 − 1`: the term of byte `b` at position
+/// `j` of a full block (64 KiB, computed at compile time). Byte `j` of a shorter block of
+/// `k` bytes takes the power `k−1−j`, the term at position `j + BLOCK − k`.
+static TERMS: [[u64; BLOCK]; 256] = terms();
 
 impl TextHash {
     /// The hash of `text`.
@@ -39,24 +46,57 @@ impl TextHash {
     /// The hash of the value followed by `suffix`.
     #[must_use]
     pub(crate) fn extended(self, suffix: &str) -> TextHash {
-        let hash = suffix
-            .as_bytes()
-            .chunks(BLOCK)
-            .fold(self.0, extended_by_block);
-        TextHash(hash)
+        let blocks = suffix.as_bytes().chunks_exact(BLOCK);
+        let tail = blocks.remainder();
+        // Full blocks: loops of fixed length, which the compiler unrolls.
+        let hash = blocks.fold(self.0, |hash, block| {
+            let body = (0..BLOCK / GROUP)
+                .map(|group| {
+                    let terms = (group * GROUP..(group + 1) * GROUP)
+                        .map(|j| TERMS[usize::from(block[j])][j]);
+                    u128::from(terms.sum::<u64>())
+                })
+                .sum();
+            combine(hash, BLOCK, body)
+        });
+        TextHash(extended_by_block(hash, tail))
     }
 }
 
 /// `hash·B^k + Σ (block[j] + 1)·B^(k−1−j) mod 2^61 − 1`, with `k = block.len() <= BLOCK`.
 fn extended_by_block(hash: u64, block: &[u8]) -> u64 {
-    let head = u128::from(hash) * u128::from(POWERS[block.len()]);
-    let body: u128 = block
-        .iter()
-        .rev()
-        .zip(POWERS.iter())
-        .map(|(&byte, &power)| u128::from(u64::from(byte) + 1) * u128::from(power))
+    let skip = BLOCK - block.len();
+    let body = block
+        .chunks(GROUP)
+        .zip((skip..).step_by(GROUP))
+        .map(|(bytes, first)| {
+            let terms = bytes
+                .iter()
+                .zip(first..)
+                .map(|(&byte, j)| TERMS[usize::from(byte)][j]);
+            u128::from(terms.sum::<u64>())
+        })
         .sum();
-    reduce_wide(head + body)
+    combine(hash, block.len(), body)
+}
+
+/// `hash·B^k + body`, reduced.
+fn combine(hash: u64, k: usize, body: u128) -> u64 {
+    reduce_wide(u128::from(hash) * u128::from(POWERS[k]) + body)
+}
+
+const fn terms() -> [[u64; BLOCK]; 256] {
+    let mut table = [[0; BLOCK]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut j = 0;
+        while j < BLOCK {
+            table[byte][j] = mul_mod(byte as u64 + 1, POWERS[BLOCK - 1 - j]);
+            j += 1;
+        }
+        byte += 1;
+    }
+    table
 }
 
 const fn powers() -> [u64; BLOCK + 1] {
@@ -71,8 +111,24 @@ const fn powers() -> [u64; BLOCK + 1] {
 
 /// The digest term of one (key, value) pair of the map.
 pub(crate) fn pair_hash(key: &str, value: TextHash, value_len: usize) -> u64 {
-    let key_part = mix(fnv1a(key.as_bytes()) ^ DOMAIN_PAIR);
-    mix(key_part.wrapping_add(value.0) ^ mix(value_len as u64))
+    pair_hash_of(KeyHash::of(key), value, value_len)
+}
+
+/// The part of [`pair_hash`] that depends on the key alone, kept with each stored value
+/// so that a write does not hash its key again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct KeyHash(u64);
+
+impl KeyHash {
+    /// The key part of `key`'s pairs.
+    pub(crate) fn of(key: &str) -> KeyHash {
+        KeyHash(mix(fnv1a(key.as_bytes()) ^ DOMAIN_PAIR))
+    }
+}
+
+/// [`pair_hash`], given the key's part.
+pub(crate) fn pair_hash_of(key: KeyHash, value: TextHash, value_len: usize) -> u64 {
+    mix(key.0.wrapping_add(value.0) ^ mix(value_len as u64))
 }
 
 /// The digest term of one duplicate-table row (client, last applied seq).

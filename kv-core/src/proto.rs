@@ -13,10 +13,7 @@ use bytes::BufMut;
 use prost::Message as _;
 use raft_core::NodeId;
 
-use crate::encoding::{
-    nested_len, put_nested_head, put_string_field, put_varint_field, string_field_len,
-    varint_field_len,
-};
+use crate::encoding::{nested_len, put_string_field, string_field_len, varint_field_len, Head};
 use crate::types::{ClientId, Seq};
 
 /// One key/value operation.
@@ -191,12 +188,18 @@ impl Request {
 
     /// Appends the encoding of [`Request::to_bytes`] to `buf`.
     pub fn encode_to(&self, buf: &mut impl BufMut) {
-        put_varint_field(1, self.client.0, buf);
-        put_varint_field(2, self.seq.0, buf);
         let (tag, key, value) = self.op_fields();
         let body = string_field_len(1, key) + value.map_or(0, |value| string_field_len(2, value));
-        put_nested_head(tag, body, buf);
-        put_string_field(1, key, buf);
+        // Everything before the key's text as one slice.
+        let mut head = Head::new();
+        head.varint_field(1, self.client.0)
+            .varint_field(2, self.seq.0)
+            .delimited(tag, body);
+        if !key.is_empty() {
+            head.delimited(1, key.len());
+        }
+        head.flush(buf);
+        buf.put_slice(key.as_bytes());
         if let Some(value) = value {
             put_string_field(2, value, buf);
         }

@@ -11,10 +11,12 @@
 //! every one of them arrived before the read was asked, so the read index Raft confirms
 //! for the group serves each of them.
 
+use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 
 use raft_core::LogIndex;
 
+use crate::keys::ClientMap;
 use crate::types::{ClientAddr, ClientId, Seq};
 
 /// A Get waiting for Raft's confirmation or for the state machine.
@@ -39,7 +41,8 @@ pub(crate) struct Reads {
     /// Confirmed at a read index, by (index, context).
     confirmed: BTreeMap<(LogIndex, u64), Vec<ReadWaiter>>,
     /// The read each client has in flight (one call at a time per clerk), by context.
-    by_client: BTreeMap<ClientId, (Seq, u64)>,
+    /// Only looked up, never iterated.
+    by_client: ClientMap<(Seq, u64)>,
     /// How many reads wait, in all three places.
     count: usize,
 }
@@ -142,8 +145,10 @@ impl Reads {
     fn forget(&mut self, group: &[ReadWaiter], context: u64) {
         self.count -= group.len();
         for waiter in group {
-            if self.by_client.get(&waiter.client) == Some(&(waiter.seq, context)) {
-                self.by_client.remove(&waiter.client);
+            if let Entry::Occupied(row) = self.by_client.entry(waiter.client) {
+                if *row.get() == (waiter.seq, context) {
+                    row.remove();
+                }
             }
         }
     }

@@ -133,6 +133,8 @@ pub struct KvServer {
     halted: Option<KvFatalError>,
     /// Actions of the step in progress.
     actions: Vec<ServerAction>,
+    /// Raft's actions of one node step, empty between steps (kept for its capacity).
+    raft_actions: Vec<raft_core::Action>,
     /// Scratch of [`KvServer::take_requests`]: the position of each (client, seq) among
     /// the batch's proposals, so that a request sent twice is appended once. Only looked
     /// up, never iterated.
@@ -200,6 +202,7 @@ impl KvServer {
             reads: Reads::default(),
             halted: None,
             actions: Vec::new(),
+            raft_actions: Vec::new(),
             in_batch: HashMap::default(),
             #[cfg(feature = "test-hooks")]
             stale: None,
@@ -411,10 +414,12 @@ impl KvServer {
     /// Steps the node and absorbs its actions; `proposals` are the requests behind a
     /// proposal input, in order.
     fn step_raft(&mut self, input: raft_core::Input, proposals: &[Proposal]) {
-        let actions = self.node.step(input);
+        // The buffer is reused from step to step (absorbing an action never steps raft).
+        let mut actions = std::mem::take(&mut self.raft_actions);
+        self.node.step_into(input, &mut actions);
         // Most raft actions become one server action (an apply becomes one or two).
         self.actions.reserve(actions.len());
-        for action in actions {
+        for action in actions.drain(..) {
             match RaftEvent::from(action) {
                 RaftEvent::Persist(persist) => self.actions.push(ServerAction::Persist(persist)),
                 RaftEvent::Send(message) => self.actions.push(ServerAction::Send(message)),
@@ -442,6 +447,7 @@ impl KvServer {
                 RaftEvent::Transfer(outcome) => self.actions.push(ServerAction::Transfer(outcome)),
             }
         }
+        self.raft_actions = actions;
     }
 
     /// Asks Raft to confirm a read of `key` (a retry of a read already asked is not asked

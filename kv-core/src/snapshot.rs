@@ -11,7 +11,6 @@ use bytes::Bytes;
 use prost::Message as _;
 use raft_core::LogIndex;
 
-use crate::digest::TextHash;
 use crate::encoding::{
     nested_len, put_nested_head, put_string_field, put_varint_field, string_field_len,
     varint_field_len,
@@ -177,11 +176,7 @@ pub(crate) fn decode(bytes: &[u8], index: LogIndex) -> Result<KvState, SnapshotD
         .pairs
         .into_iter()
         .map(|pair| {
-            let hash = TextHash::of(&pair.value);
-            let stored = StoredValue {
-                text: pair.value,
-                hash,
-            };
+            let stored = StoredValue::new(&pair.key, pair.value);
             (pair.key.into_boxed_str(), stored)
         })
         .collect();

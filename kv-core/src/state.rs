@@ -9,17 +9,35 @@
 //! its calls upwards, so "not above the last one" is exactly "already applied".
 
 use std::collections::hash_map::Entry;
+use std::collections::BTreeSet;
 
 use crate::command::{Command, OpRef};
-use crate::digest::{client_hash, pair_hash, TextHash};
+use crate::digest::{client_hash, pair_hash, pair_hash_of, KeyHash, TextHash};
 use crate::keys::{ClientMap, KeyMap};
 use crate::types::{ClientId, Seq, StateDigest};
 
-/// A value and its running hash.
+/// A value, its running hash and the hash of its key (see [`KeyHash`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct StoredValue {
     pub(crate) text: String,
     pub(crate) hash: TextHash,
+    pub(crate) key: KeyHash,
+}
+
+impl StoredValue {
+    /// `text` stored under `key`, with its hashes.
+    pub(crate) fn new(key: &str, text: String) -> StoredValue {
+        StoredValue {
+            hash: TextHash::of(&text),
+            key: KeyHash::of(key),
+            text,
+        }
+    }
+
+    /// This pair's term of the digest.
+    fn pair_hash(&self) -> u64 {
+        pair_hash_of(self.key, self.hash, self.text.len())
+    }
 }
 
 /// The map, the duplicate table and the digest of both.
@@ -27,6 +45,9 @@ pub(crate) struct StoredValue {
 pub(crate) struct KvState {
     /// Never iterated in its own order (see [`crate::keys`]).
     map: KeyMap<StoredValue>,
+    /// The keys of `map` in order, for the snapshot: keys are never removed, so a write
+    /// adds to it only the first time it writes a key.
+    order: BTreeSet<Box<str>>,
     /// Never iterated in its own order either.
     last_seq: ClientMap<Seq>,
     digest: u64,
@@ -44,8 +65,10 @@ pub(crate) struct Effect {
 impl KvState {
     /// A state built from its parts (a decoded snapshot), with its digest computed.
     pub(crate) fn from_parts(map: KeyMap<StoredValue>, last_seq: ClientMap<Seq>) -> KvState {
+        let order = map.keys().cloned().collect();
         let mut state = KvState {
             map,
+            order,
             last_seq,
             digest: 0,
         };
@@ -90,16 +113,13 @@ impl KvState {
         self.map.get(key).map(|stored| stored.text.as_str())
     }
 
-    /// The map, in key order (sorted on each call: O(n log n)).
+    /// The map, in key order.
     pub(crate) fn sorted_pairs(&self) -> Vec<(&str, &StoredValue)> {
-        let mut pairs: Vec<(&str, &StoredValue)> = self
-            .map
+        debug_assert_eq!(self.order.len(), self.map.len(), "a key out of the order");
+        self.order
             .iter()
-            .map(|(key, stored)| (&**key, stored))
-            .collect();
-        // Keys are unique: an unstable sort gives the one order.
-        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        pairs
+            .filter_map(|key| Some((&**key, self.map.get(key)?)))
+            .collect()
     }
 
     /// How many keys the map holds.
@@ -163,32 +183,33 @@ impl KvState {
     }
 
     fn put(&mut self, key: &str, value: &str) {
-        let hash = TextHash::of(value);
-        let added = pair_hash(key, hash, value.len());
         if let Some(old) = self.map.get_mut(key) {
-            let removed = pair_hash(key, old.hash, old.text.len());
+            let removed = old.pair_hash();
             // Reuse the old value's buffer.
             old.text.clear();
             old.text.push_str(value);
-            old.hash = hash;
-            self.digest = self.digest.wrapping_sub(removed).wrapping_add(added);
+            old.hash = TextHash::of(value);
+            self.digest = self
+                .digest
+                .wrapping_sub(removed)
+                .wrapping_add(old.pair_hash());
         } else {
-            let stored = StoredValue {
-                text: value.to_owned(),
-                hash,
-            };
+            let stored = StoredValue::new(key, value.to_owned());
+            self.digest = self.digest.wrapping_add(stored.pair_hash());
             self.map.insert(key.into(), stored);
-            self.digest = self.digest.wrapping_add(added);
+            self.order.insert(key.into());
         }
     }
 
     fn append(&mut self, key: &str, suffix: &str) {
         if let Some(old) = self.map.get_mut(key) {
-            let removed = pair_hash(key, old.hash, old.text.len());
+            let removed = old.pair_hash();
             old.text.push_str(suffix);
             old.hash = old.hash.extended(suffix);
-            let added = pair_hash(key, old.hash, old.text.len());
-            self.digest = self.digest.wrapping_sub(removed).wrapping_add(added);
+            self.digest = self
+                .digest
+                .wrapping_sub(removed)
+                .wrapping_add(old.pair_hash());
         } else {
             self.put(key, suffix);
         }

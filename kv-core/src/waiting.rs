@@ -2,10 +2,12 @@
 //! term, keyed by the entry's index, with a second index by client so that a retry of a
 //! request already in the log waits for that entry instead of being appended again.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::VecDeque;
 
 use raft_core::{LogIndex, Term};
 
+use crate::keys::ClientMap;
 use crate::types::{ClientAddr, ClientId, Seq};
 
 /// A client waiting for the entry at some index.
@@ -26,7 +28,8 @@ pub(crate) struct Waiting {
     /// In increasing index order (a leader appends at increasing indices in its term, so
     /// a new waiter almost always goes at the back, and applies take from the front).
     by_index: VecDeque<(LogIndex, Waiter)>,
-    by_client: BTreeMap<ClientId, (Seq, LogIndex)>,
+    /// Only looked up, never iterated.
+    by_client: ClientMap<(Seq, LogIndex)>,
 }
 
 impl Waiting {
@@ -114,8 +117,10 @@ impl Waiting {
     }
 
     fn forget_client(&mut self, index: LogIndex, waiter: &Waiter) {
-        if self.by_client.get(&waiter.client) == Some(&(waiter.seq, index)) {
-            self.by_client.remove(&waiter.client);
+        if let Entry::Occupied(row) = self.by_client.entry(waiter.client) {
+            if *row.get() == (waiter.seq, index) {
+                row.remove();
+            }
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum Workload {
     Get,
 }
 
+/// Key names built ahead of the load (more keys are named as they are used).
+const KEY_NAMES_MAX: u64 = 1 << 16;
+
 /// The parameters of a KV bench run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KvBenchParams {
@@ -88,6 +91,12 @@ pub struct KvCluster {
     server_actions: Vec<ServerAction>,
     clerk_actions: Vec<ClerkAction>,
     params: KvBenchParams,
+    /// `value_bytes` times 'v': the padding of every written value.
+    fill: String,
+    /// The names of the first keys (all of them up to [`KEY_NAMES_MAX`]), built once.
+    key_names: Vec<String>,
+    /// Per clerk: `<c>:`, the start of each value it writes.
+    value_prefixes: Vec<String>,
     /// The counters so far.
     pub counters: KvCounters,
 }
@@ -132,6 +141,9 @@ impl KvCluster {
             server_actions: Vec::new(),
             clerk_actions: Vec::new(),
             params: params.clone(),
+            fill: "v".repeat(params.value_bytes),
+            key_names: (0..params.keys.min(KEY_NAMES_MAX)).map(key_name).collect(),
+            value_prefixes: (0..clients_n).map(|c| format!("{c}:")).collect(),
             counters: KvCounters::default(),
         })
     }
@@ -203,10 +215,11 @@ impl KvCluster {
                 self.step_server(s, ServerInput::Raft(message))?;
             }
             self.raft_inbox[s] = messages;
-            let capacity = self.request_inbox[s].len();
-            let requests =
-                std::mem::replace(&mut self.request_inbox[s], Vec::with_capacity(capacity));
-            if !requests.is_empty() {
+            if !self.request_inbox[s].is_empty() {
+                // Room for a request of every clerk: the inbox never grows during a round.
+                let capacity = self.clerks.len();
+                let requests =
+                    std::mem::replace(&mut self.request_inbox[s], Vec::with_capacity(capacity));
                 self.step_server(s, ServerInput::Requests(requests))?;
             }
         }
@@ -322,18 +335,19 @@ impl KvCluster {
         let mixed = (c as u64)
             .wrapping_mul(0x9e37_79b9)
             .wrapping_add(n.wrapping_mul(7919));
-        let mut key = String::with_capacity(8);
-        key.push('k');
-        push_decimal(&mut key, mixed % self.params.keys.max(1));
+        let k = mixed % self.params.keys.max(1);
+        let key = match self.key_names.get(k as usize) {
+            Some(name) => name.clone(),
+            None => key_name(k),
+        };
         let value = || {
             let len = self.params.value_bytes;
             let mut value = String::with_capacity(len.max(24));
-            push_decimal(&mut value, c as u64);
-            value.push(':');
+            value.push_str(&self.value_prefixes[c]);
             push_decimal(&mut value, n);
             value.push(':');
             let fill = len.saturating_sub(value.len());
-            value.extend(std::iter::repeat('v').take(fill));
+            value.push_str(&self.fill[..fill]);
             value.truncate(len);
             value
         };
@@ -367,6 +381,14 @@ impl KvCluster {
     }
 }
 
+/// Key `k<k>`.
+fn key_name(k: u64) -> String {
+    let mut key = String::with_capacity(8);
+    key.push('k');
+    push_decimal(&mut key, k);
+    key
+}
+
 /// Appends `n` in decimal (what `format!("{n}")` writes, without the formatting machinery).
 fn push_decimal(text: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -379,7 +401,9 @@ fn push_decimal(text: &mut String, mut n: u64) {
             break;
         }
     }
-    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    for &digit in &digits[start..] {
+        text.push(char::from(digit));
+    }
 }
 
 #[cfg(test)]
@@ -392,6 +416,7 @@ mod tests {
             let mut text = String::from("k");
             push_decimal(&mut text, n);
             assert_eq!(text, format!("k{n}"));
+            assert_eq!(key_name(n), text);
         }
     }
 }
