@@ -159,6 +159,8 @@ pub fn run_seeds<R: Send>(
 
 /// `raftlab fuzz --kv`: runs KV swarm seeds `start..start + seeds`.
 pub fn fuzz_kv(start: u64, seeds: u64, jobs: Option<usize>, json: bool, args: &KvArgs) -> ExitCode {
+    // The bug set is `()` in builds without test-hooks.
+    #[allow(clippy::let_unit_value)]
     let bugs = match args.bug_set() {
         Ok(bugs) => bugs,
         Err(message) => return super::usage_error(&message),
@@ -240,6 +242,8 @@ pub fn fuzz_kv(start: u64, seeds: u64, jobs: Option<usize>, json: bool, args: &K
 
 /// `raftlab replay fuzz --kv --seed N`: its configuration, schedule, trace and verdict.
 pub fn replay_fuzz_kv(seed: u64, html: Option<&Path>, args: &KvArgs) -> ExitCode {
+    // The bug set is `()` in builds without test-hooks.
+    #[allow(clippy::let_unit_value)]
     let bugs = match args.bug_set() {
         Ok(bugs) => bugs,
         Err(message) => return super::usage_error(&message),
