@@ -127,7 +127,7 @@ impl Node {
         let log = RaftLog::restore(
             persisted.snapshot_index(),
             persisted.snapshot_term(),
-            persisted.entries().clone(),
+            persisted.entries().iter().cloned(),
         );
         Ok(Node::from_parts(
             config,
@@ -436,7 +436,7 @@ impl Node {
     fn apply_committed(&mut self) {
         let committed = self.log.take_committed();
         self.actions
-            .extend(committed.map(|entry| Action::Apply(Apply::Entry(entry))));
+            .extend(committed.map(|entries| Action::Apply(Apply::Entries(entries))));
     }
 
     /// Checks the node's local invariants; a violation is a bug in this crate.

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use prost::Message as _;
 
+use crate::entries::Entries;
 use crate::message::{DecodeError, Entry};
 use crate::types::{LogIndex, NodeId, Term, MAX_TERM_OR_INDEX};
 
@@ -24,8 +25,8 @@ pub enum PersistAction {
         /// Who this node voted for in `term`, if anyone.
         voted_for: Option<NodeId>,
     },
-    /// Entries appended right after the current last entry.
-    Append(Vec<Entry>),
+    /// Entries appended right after the current last entry (a run shared with the log).
+    Append(Entries),
     /// Every entry at `index` or later is dropped.
     TruncateFrom(LogIndex),
     /// A snapshot covering everything up to `index` (whose entry has `term`) replaces the

@@ -225,13 +225,15 @@ impl Cluster {
                     self.counters.bytes += message.encoded_len_bytes() as u64;
                     self.in_flight.push(message);
                 }
-                Action::Apply(Apply::Entry(entry)) => {
-                    self.check_apply(i, entry.index().0, entry.data())?;
-                    if self
-                        .snapshot_every
-                        .is_some_and(|every| entry.index().0 % every == 0)
-                    {
-                        snapshot_at = Some(entry.index().0);
+                Action::Apply(Apply::Entries(entries)) => {
+                    for entry in &entries {
+                        self.check_apply(i, entry.index().0, entry.data())?;
+                        if self
+                            .snapshot_every
+                            .is_some_and(|every| entry.index().0 % every == 0)
+                        {
+                            snapshot_at = Some(entry.index().0);
+                        }
                     }
                 }
                 Action::Apply(Apply::Snapshot { index, .. }) => {
