@@ -1,13 +1,17 @@
 //! Runs of log entries shared by the log, the persist actions, the messages and the
 //! applies: handing a run of 256 entries on costs one refcount, not one per entry.
 //!
-//! An [`Entries`] is a range of slots in a shared, fixed-capacity chunk. A slot is
-//! written once ([`OnceLock`]), so whoever holds a range sees entries that never change,
-//! while whoever holds the range that ends at the chunk's first free slot may go on
-//! filling the slots after it: a leader's proposals of one round, or of many one-by-one
-//! proposals, land in one chunk and leave as one run. A second writer (a clone of the
-//! node, or a follower holding the leader's run in the same process) finds the slot taken
-//! and starts a chunk of its own, so a range only ever covers entries its holder agreed to.
+//! An [`Entries`] is a range of a shared chunk of one of two kinds:
+//!
+//! - a *fixed* chunk (`Arc<[Entry]>`), made whole from a batch: a leader's large
+//!   proposal batch, a decoded or restored log;
+//! - a chunk of write-once *slots* ([`OnceLock`]) with room after its entries: whoever
+//!   holds the range that ends at the first free slot may go on filling the slots after
+//!   it, so that small proposals (one-by-one `Propose`s) land in one chunk and leave as
+//!   one run. Whoever holds a range sees entries that never change; a second writer (a
+//!   clone of the node, or a follower holding the leader's run in the same process) finds
+//!   the slot taken and starts a chunk of its own, so a range only ever covers entries
+//!   its holder agreed to.
 
 use std::fmt;
 use std::ops::Range;
@@ -15,8 +19,29 @@ use std::sync::{Arc, OnceLock};
 
 use crate::message::Entry;
 
-/// The shared slots runs are cut from.
-type Chunk = Arc<[OnceLock<Entry>]>;
+/// The shared storage runs are cut from.
+#[derive(Clone)]
+enum Chunk {
+    Fixed(Arc<[Entry]>),
+    Slots(Arc<[OnceLock<Entry>]>),
+}
+
+impl Chunk {
+    fn capacity(&self) -> usize {
+        match self {
+            Chunk::Fixed(entries) => entries.len(),
+            Chunk::Slots(slots) => slots.len(),
+        }
+    }
+
+    fn same(&self, other: &Chunk) -> bool {
+        match (self, other) {
+            (Chunk::Fixed(a), Chunk::Fixed(b)) => Arc::ptr_eq(a, b),
+            (Chunk::Slots(a), Chunk::Slots(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
 
 /// A run of consecutive log entries, cheap to clone (one refcount) and to cut
 /// ([`Entries::slice`]). Build one from a `Vec<Entry>` or an iterator of entries; read it
@@ -36,13 +61,32 @@ impl Entries {
 
     /// No entries yet, with room for `capacity` pushed in place.
     pub fn with_capacity(capacity: usize) -> Entries {
-        if capacity == 0 {
+        Entries::with_spare(std::iter::empty(), capacity)
+    }
+
+    /// `entries` as a run in a fresh chunk with room for `spare` more pushed in place
+    /// (a fixed chunk if there is to be no room).
+    pub(crate) fn with_spare(
+        entries: impl ExactSizeIterator<Item = Entry>,
+        spare: usize,
+    ) -> Entries {
+        let len = entries.len();
+        let chunk = if spare == 0 {
+            Chunk::Fixed(entries.collect())
+        } else {
+            let slots = entries
+                .map(OnceLock::from)
+                .chain(std::iter::repeat_with(OnceLock::new).take(spare))
+                .collect();
+            Chunk::Slots(slots)
+        };
+        if chunk.capacity() == 0 {
             return Entries::new();
         }
         Entries {
-            chunk: Some((0..capacity).map(|_| OnceLock::new()).collect()),
+            chunk: Some(chunk),
             start: 0,
-            end: 0,
+            end: len,
         }
     }
 
@@ -56,33 +100,37 @@ impl Entries {
         self.start == self.end
     }
 
-    fn slots(&self) -> &[OnceLock<Entry>] {
-        match &self.chunk {
-            Some(chunk) => &chunk[self.start..self.end],
-            None => &[],
-        }
-    }
-
     /// The entries in order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter {
-            slots: self.slots().iter(),
-        }
+        let inner = match &self.chunk {
+            Some(Chunk::Fixed(entries)) => Inner::Fixed(entries[self.start..self.end].iter()),
+            Some(Chunk::Slots(slots)) => Inner::Slots(slots[self.start..self.end].iter()),
+            None => Inner::Fixed([].iter()),
+        };
+        Iter { inner }
     }
 
     /// The entry at `position` within the run.
     pub fn get(&self, position: usize) -> Option<&Entry> {
-        self.slots().get(position).and_then(OnceLock::get)
+        if position >= self.len() {
+            return None;
+        }
+        let at = self.start + position;
+        match &self.chunk {
+            Some(Chunk::Fixed(entries)) => entries.get(at),
+            Some(Chunk::Slots(slots)) => slots.get(at).and_then(OnceLock::get),
+            None => None,
+        }
     }
 
     /// The first entry.
     pub fn first(&self) -> Option<&Entry> {
-        self.slots().first().and_then(OnceLock::get)
+        self.get(0)
     }
 
     /// The last entry.
     pub fn last(&self) -> Option<&Entry> {
-        self.slots().last().and_then(OnceLock::get)
+        self.get(self.len().checked_sub(1)?)
     }
 
     /// The entries, cloned into a `Vec`.
@@ -113,17 +161,21 @@ impl Entries {
         self.end = self.start + len.min(self.len());
     }
 
-    /// How many more entries fit in place after the run (0 if its chunk is full, or
-    /// shared with runs past it; then [`Entries::try_push`] finds out).
+    /// How many more entries fit in place after the run (0 in a fixed chunk; in a chunk
+    /// of slots shared with runs past this one, [`Entries::try_push`] finds out).
     pub(crate) fn room(&self) -> usize {
-        self.chunk
-            .as_ref()
-            .map_or(0, |chunk| chunk.len() - self.end)
+        match &self.chunk {
+            Some(Chunk::Slots(slots)) => slots.len() - self.end,
+            Some(Chunk::Fixed(_)) | None => 0,
+        }
     }
 
     /// Appends `entry` in place if the chunk's next slot is free; gives it back if not.
     pub(crate) fn try_push(&mut self, entry: Entry) -> Result<(), Entry> {
-        let Some(slot) = self.chunk.as_ref().and_then(|chunk| chunk.get(self.end)) else {
+        let Some(Chunk::Slots(slots)) = &self.chunk else {
+            return Err(entry);
+        };
+        let Some(slot) = slots.get(self.end) else {
             return Err(entry);
         };
         slot.set(entry)?;
@@ -137,41 +189,38 @@ impl Entries {
         let Err(entry) = self.try_push(entry) else {
             return;
         };
-        let mut grown = Entries::with_capacity((2 * self.len()).max(4));
         let mut old = std::mem::take(self);
         let (start, end) = (old.start, old.end);
-        if let Some(slots) = old.chunk.as_mut().and_then(Arc::get_mut) {
-            for slot in &mut slots[start..end] {
-                if let Some(entry) = slot.take() {
-                    grown.push_into_room(entry);
-                }
-            }
-        } else {
-            for entry in old.iter() {
-                grown.push_into_room(entry.clone());
-            }
-        }
-        grown.push_into_room(entry);
-        *self = grown;
-    }
-
-    /// Appends into a chunk this run alone holds and that has room.
-    fn push_into_room(&mut self, entry: Entry) {
+        let spare = (old.len() + 1).max(4);
+        let unique = match old.chunk.as_mut() {
+            Some(Chunk::Slots(slots)) => Arc::get_mut(slots),
+            _ => None,
+        };
+        let moved: Vec<Entry> = match unique {
+            Some(slots) => slots[start..end]
+                .iter_mut()
+                .filter_map(OnceLock::take)
+                .collect(),
+            None => old.to_vec(),
+        };
+        *self = Entries::with_spare(moved.into_iter(), spare);
         if let Err(entry) = self.try_push(entry) {
-            // Unreachable by construction (fresh chunk with room); stay correct anyway.
-            self.push(entry);
+            // Unreachable (a fresh chunk of slots has room); stay correct anyway.
+            let mut all = self.to_vec();
+            all.push(entry);
+            *self = all.into();
         }
     }
 
     /// Whether `next` continues this run in the same chunk (so the two can be one run).
     pub(crate) fn is_continued_by(&self, next: &Entries) -> bool {
         match (&self.chunk, &next.chunk) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b) && self.end == next.start,
+            (Some(a), Some(b)) => a.same(b) && self.end == next.start,
             _ => false,
         }
     }
 
-    /// Extends this run by `count` slots of its chunk (the caller checked
+    /// Extends this run by `count` entries of its chunk (the caller checked
     /// [`Entries::is_continued_by`]).
     pub(crate) fn extend_by(&mut self, count: usize) {
         self.end += count;
@@ -192,21 +241,14 @@ impl PartialEq for Entries {
 
 impl From<Vec<Entry>> for Entries {
     fn from(entries: Vec<Entry>) -> Entries {
-        entries.into_iter().collect()
+        Entries::with_spare(entries.into_iter(), 0)
     }
 }
 
 impl FromIterator<Entry> for Entries {
     fn from_iter<I: IntoIterator<Item = Entry>>(entries: I) -> Entries {
-        let chunk: Chunk = entries.into_iter().map(OnceLock::from).collect();
-        if chunk.is_empty() {
-            return Entries::new();
-        }
-        Entries {
-            end: chunk.len(),
-            chunk: Some(chunk),
-            start: 0,
-        }
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        entries.into()
     }
 }
 
@@ -222,24 +264,39 @@ impl<'a> IntoIterator for &'a Entries {
 /// The entries of an [`Entries`], in order.
 #[derive(Clone, Debug)]
 pub struct Iter<'a> {
-    slots: std::slice::Iter<'a, OnceLock<Entry>>,
+    inner: Inner<'a>,
+}
+
+#[derive(Clone, Debug)]
+enum Inner<'a> {
+    Fixed(std::slice::Iter<'a, Entry>),
+    Slots(std::slice::Iter<'a, OnceLock<Entry>>),
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = &'a Entry;
 
     fn next(&mut self) -> Option<&'a Entry> {
-        self.slots.next().and_then(OnceLock::get)
+        match &mut self.inner {
+            Inner::Fixed(entries) => entries.next(),
+            Inner::Slots(slots) => slots.next().and_then(OnceLock::get),
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.slots.size_hint()
+        match &self.inner {
+            Inner::Fixed(entries) => entries.size_hint(),
+            Inner::Slots(slots) => slots.size_hint(),
+        }
     }
 }
 
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.slots.next_back().and_then(OnceLock::get)
+        match &mut self.inner {
+            Inner::Fixed(entries) => entries.next_back(),
+            Inner::Slots(slots) => slots.next_back().and_then(OnceLock::get),
+        }
     }
 }
 
@@ -284,5 +341,18 @@ mod tests {
         assert_eq!(tail.first(), Some(&entry(5)));
         tail.truncate(0);
         assert!(tail.is_empty() && tail.first().is_none());
+        // A fixed chunk has no room: a push moves the run to slots.
+        let mut fixed = Entries::from(vec![entry(1), entry(2)]);
+        assert_eq!(fixed.room(), 0);
+        let shared = fixed.clone();
+        fixed.push(entry(3));
+        assert_eq!(fixed.len(), 3);
+        assert_eq!(shared.len(), 2);
+        assert!(fixed.room() > 0);
+        let mut decoded = Entries::new();
+        for i in 1..=100 {
+            decoded.push(entry(i));
+        }
+        assert!(decoded.iter().map(|e| e.index().0).eq(1..=100));
     }
 }

@@ -20,8 +20,9 @@ use crate::types::{LogIndex, Term};
 /// The fewest slots a chunk for a leader's new entries is made with.
 const MIN_CHUNK: usize = 64;
 /// The most slots a chunk is made with (unless one proposal batch needs more). A log
-/// grows its chunks with its length up to this, so a small log stays small.
-const MAX_CHUNK: usize = 4096;
+/// grows its chunks with its length up to this, so a small log stays small; 1024 slots
+/// stay under the allocator's threshold for mapping fresh pages per allocation.
+const MAX_CHUNK: usize = 1024;
 
 /// The log of one node.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +31,8 @@ pub struct RaftLog {
     snapshot_term: Term,
     /// The held entries, consecutive from `snapshot_index + 1`, in runs; none empty.
     runs: VecDeque<Entries>,
+    /// The index of each run's first entry (a lookup reads no entry).
+    run_starts: VecDeque<u64>,
     /// How many entries the runs hold.
     held: usize,
     /// For each held entry, the record bytes ([`entry_record_len`]) of every entry
@@ -114,17 +117,16 @@ impl RaftLog {
     /// The run holding the entry at `index` (held) and the entry's position in it.
     fn locate(&self, index: LogIndex) -> Option<(usize, usize)> {
         self.position(index)?;
-        let first_of = |run: &Entries| run.first().map_or(0, |entry| entry.index);
         // Most lookups are about the last run.
-        let last = self.runs.len().checked_sub(1)?;
-        let run = if first_of(&self.runs[last]) <= index.0 {
+        let last = self.run_starts.len().checked_sub(1)?;
+        let run = if self.run_starts[last] <= index.0 {
             last
         } else {
-            self.runs
-                .partition_point(|run| first_of(run) <= index.0)
+            self.run_starts
+                .partition_point(|&start| start <= index.0)
                 .checked_sub(1)?
         };
-        let offset = usize::try_from(index.0 - first_of(&self.runs[run])).ok()?;
+        let offset = usize::try_from(index.0 - self.run_starts[run]).ok()?;
         Some((run, offset))
     }
 
@@ -266,15 +268,32 @@ impl RaftLog {
     }
 
     /// Appends new entries of `term` holding `commands` right after the last one (a
-    /// leader's proposals); returns them as one run. They are written in place after the
-    /// last run while its chunk has room for all of them.
+    /// leader's proposals); returns them as one run. A small batch is written in place
+    /// after the last run while its chunk has room for all of it (so that proposals made
+    /// one by one leave as one run); a large one, or one that does not fit, gets a chunk
+    /// of its own (with room left for small batches after it).
     pub fn append_commands(&mut self, term: Term, commands: Vec<Bytes>) -> Entries {
         let first = self.last_index().next();
         let count = commands.len();
-        let in_place = self.runs.back().is_some_and(|run| run.room() >= count);
+        let in_place = count < MIN_CHUNK && self.runs.back().is_some_and(|run| run.room() >= count);
         if !in_place {
-            let capacity = self.held.clamp(MIN_CHUNK, MAX_CHUNK).max(count);
-            self.runs.push_back(Entries::with_capacity(capacity));
+            let spare = if count < MIN_CHUNK {
+                self.held.clamp(MIN_CHUNK, MAX_CHUNK) - count
+            } else {
+                0
+            };
+            let entries = commands
+                .into_iter()
+                .enumerate()
+                .map(|(offset, data)| Entry::new(first.plus(offset as u64), term, data));
+            let run = Entries::with_spare(entries, spare);
+            for entry in run.iter() {
+                self.record(entry);
+            }
+            self.held += count;
+            let handed = run.clone();
+            self.push_run(run);
+            return handed;
         }
         for (offset, data) in commands.into_iter().enumerate() {
             let entry = Entry::new(first.plus(offset as u64), term, data);
@@ -288,7 +307,7 @@ impl RaftLog {
                 let capacity = MIN_CHUNK.max(count - offset);
                 let mut run = Entries::with_capacity(capacity);
                 run.push(entry);
-                self.runs.push_back(run);
+                self.push_run(run);
             }
             self.held += 1;
         }
@@ -312,7 +331,15 @@ impl RaftLog {
         self.held += entries.len();
         match self.runs.back_mut() {
             Some(last) if last.is_continued_by(&entries) => last.extend_by(entries.len()),
-            _ => self.runs.push_back(entries),
+            _ => self.push_run(entries),
+        }
+    }
+
+    /// Adds a run after the last (a run that holds nothing is not kept).
+    fn push_run(&mut self, run: Entries) {
+        if let Some(first) = run.first() {
+            self.run_starts.push_back(first.index);
+            self.runs.push_back(run);
         }
     }
 
@@ -327,6 +354,7 @@ impl RaftLog {
     fn drop_empty_tail_run(&mut self) {
         if self.runs.back().is_some_and(Entries::is_empty) {
             self.runs.pop_back();
+            self.run_starts.pop_back();
         }
     }
 
@@ -338,6 +366,7 @@ impl RaftLog {
         };
         if let Some((run, offset)) = self.locate(index) {
             self.runs.truncate(run + 1);
+            self.run_starts.truncate(run + 1);
             if let Some(last) = self.runs.back_mut() {
                 last.truncate(offset);
             }
@@ -368,16 +397,21 @@ impl RaftLog {
             while let Some(front) = self.runs.front_mut() {
                 if front.len() > left {
                     front.skip_front(left);
+                    if let Some(start) = self.run_starts.front_mut() {
+                        *start += left as u64;
+                    }
                     break;
                 }
                 left -= front.len();
                 self.runs.pop_front();
+                self.run_starts.pop_front();
             }
             self.record_base = self.record_before(dropped);
             self.record_ends.drain(..dropped);
             self.held -= dropped;
         } else if self.term_at(index) != Some(term) {
             self.runs.clear();
+            self.run_starts.clear();
             self.record_base = self.record_ends.back().copied().unwrap_or(self.record_base);
             self.record_ends.clear();
             self.held = 0;
@@ -422,8 +456,8 @@ impl RaftLog {
                 return Err("the runs do not end at the last index".into());
             }
         }
-        if self.record_ends.len() != self.held {
-            return Err("record sums out of step with the entries".into());
+        if self.record_ends.len() != self.held || self.run_starts.len() != self.runs.len() {
+            return Err("record sums or run starts out of step with the entries".into());
         }
         Ok(())
     }
