@@ -272,7 +272,11 @@ impl RaftLog {
     /// after the last run while its chunk has room for all of it (so that proposals made
     /// one by one leave as one run); a large one, or one that does not fit, gets a chunk
     /// of its own (with room left for small batches after it).
-    pub fn append_commands(&mut self, term: Term, commands: Vec<Bytes>) -> Entries {
+    pub fn append_commands(
+        &mut self,
+        term: Term,
+        commands: impl ExactSizeIterator<Item = Bytes>,
+    ) -> Entries {
         let first = self.last_index().next();
         let count = commands.len();
         let in_place = count < MIN_CHUNK && self.runs.back().is_some_and(|run| run.room() >= count);
@@ -283,7 +287,6 @@ impl RaftLog {
                 0
             };
             let entries = commands
-                .into_iter()
                 .enumerate()
                 .map(|(offset, data)| Entry::new(first.plus(offset as u64), term, data));
             let run = Entries::with_spare(entries, spare);
@@ -295,7 +298,7 @@ impl RaftLog {
             self.push_run(run);
             return handed;
         }
-        for (offset, data) in commands.into_iter().enumerate() {
+        for (offset, data) in commands.enumerate() {
             let entry = Entry::new(first.plus(offset as u64), term, data);
             self.record(&entry);
             let refused = match self.runs.back_mut() {
@@ -492,7 +495,7 @@ mod tests {
         let mut log = RaftLog::default();
         for i in 1..=300u64 {
             let data = Bytes::from(vec![0; (i * 7 % 50) as usize]);
-            log.append_commands(Term(1 + i / 100), vec![data]);
+            log.append_commands(Term(1 + i / 100), std::iter::once(data));
         }
         log.truncate_from(LogIndex(251));
         log.commit_to(LogIndex(40));

@@ -189,8 +189,8 @@ impl Node {
         match input {
             Input::Tick => self.tick(),
             Input::Message(message) => self.receive(message),
-            Input::Propose(data) => self.propose(vec![data]),
-            Input::ProposeBatch(batch) => self.propose(batch),
+            Input::Propose(data) => self.propose(std::iter::once(data)),
+            Input::ProposeBatch(batch) => self.propose(batch.into_iter()),
             Input::Snapshot { index, data } => self.take_service_snapshot(index, data),
             Input::ReadIndex { context } => self.read_index(context),
             Input::TransferLeadership { target } => self.transfer_leadership(target),
@@ -409,7 +409,7 @@ impl Node {
         if self.config.no_op_on_election() {
             // The empty entry goes out at once, as the first round's AppendEntries.
             self.start_round();
-            self.append_and_replicate(vec![Bytes::new()]);
+            self.append_and_replicate(std::iter::once(Bytes::new()));
         } else {
             self.broadcast_heartbeat();
         }

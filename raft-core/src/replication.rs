@@ -15,14 +15,14 @@ use crate::types::{LogIndex, NodeId, Term};
 
 impl Node {
     /// Appends the commands to the leader's log and streams them to the followers.
-    pub(crate) fn propose(&mut self, commands: Vec<Bytes>) {
+    pub(crate) fn propose(&mut self, commands: impl ExactSizeIterator<Item = Bytes>) {
         let refusal = if !self.is_leader() {
             Some(ProposeError::NotLeader {
                 leader_hint: self.leader_hint(),
             })
         } else if let Some(target) = self.transferring_to() {
             Some(ProposeError::Transferring { target })
-        } else if commands.is_empty() {
+        } else if commands.len() == 0 {
             Some(ProposeError::EmptyBatch)
         } else {
             None
@@ -43,7 +43,10 @@ impl Node {
 
     /// Appends commands of the leader's term to its log, persists them and streams them
     /// to the followers; returns the index of the first.
-    pub(crate) fn append_and_replicate(&mut self, commands: Vec<Bytes>) -> LogIndex {
+    pub(crate) fn append_and_replicate(
+        &mut self,
+        commands: impl ExactSizeIterator<Item = Bytes>,
+    ) -> LogIndex {
         let first = self.log.last_index().next();
         let entries = self.log.append_commands(self.term, commands);
         self.actions

@@ -151,11 +151,16 @@ impl Cluster {
                     Feed::Latency => 1,
                     Feed::Batched | Feed::OneByOne => (last + 1 - next).min(batch as u64),
                 };
-                let commands = self.commands.batch(next, count as usize);
                 match feed {
-                    Feed::Batched => self.pending[leader].push(Input::ProposeBatch(commands)),
+                    Feed::Batched => {
+                        let commands = self.commands.batch(next, count as usize);
+                        self.pending[leader].push(Input::ProposeBatch(commands));
+                    }
                     Feed::OneByOne | Feed::Latency => {
-                        self.pending[leader].extend(commands.into_iter().map(Input::Propose))
+                        for index in next..next + count {
+                            let command = self.commands.command(index);
+                            self.pending[leader].push(Input::Propose(command));
+                        }
                     }
                 }
                 next += count;

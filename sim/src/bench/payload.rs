@@ -32,7 +32,8 @@ impl Commands {
             .collect()
     }
 
-    fn command(&mut self, index: u64) -> Bytes {
+    /// The command for `index`.
+    pub fn command(&mut self, index: u64) -> Bytes {
         if self.arena.capacity() < self.payload {
             self.arena = BytesMut::with_capacity(ARENA_BYTES.max(self.payload));
         }
