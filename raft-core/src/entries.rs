@@ -3,8 +3,9 @@
 //!
 //! An [`Entries`] is a range of a shared chunk of one of two kinds:
 //!
-//! - a *fixed* chunk (`Arc<[Entry]>`), made whole from a batch: a leader's large
-//!   proposal batch, a decoded or restored log;
+//! - a *fixed* chunk (`Arc<Vec<Entry>>`), made whole from a batch: a leader's large
+//!   proposal batch, a decoded or restored log; while nobody else holds it, it grows in
+//!   place (a message being decoded);
 //! - a chunk of write-once *slots* ([`OnceLock`]) with room after its entries: whoever
 //!   holds the range that ends at the first free slot may go on filling the slots after
 //!   it, so that small proposals (one-by-one `Propose`s) land in one chunk and leave as
@@ -22,7 +23,7 @@ use crate::message::Entry;
 /// The shared storage runs are cut from.
 #[derive(Clone)]
 enum Chunk {
-    Fixed(Arc<[Entry]>),
+    Fixed(Arc<Vec<Entry>>),
     Slots(Arc<[OnceLock<Entry>]>),
 }
 
@@ -72,7 +73,7 @@ impl Entries {
     ) -> Entries {
         let len = entries.len();
         let chunk = if spare == 0 {
-            Chunk::Fixed(entries.collect())
+            Chunk::Fixed(Arc::new(entries.collect()))
         } else {
             let slots = entries
                 .map(OnceLock::from)
@@ -170,10 +171,22 @@ impl Entries {
         }
     }
 
-    /// Appends `entry` in place if the chunk's next slot is free; gives it back if not.
+    /// Appends `entry` in place if the chunk's next slot is free (or the run alone holds
+    /// its fixed chunk and ends it); gives it back if not.
     pub(crate) fn try_push(&mut self, entry: Entry) -> Result<(), Entry> {
-        let Some(Chunk::Slots(slots)) = &self.chunk else {
-            return Err(entry);
+        let slots = match &mut self.chunk {
+            Some(Chunk::Slots(slots)) => slots,
+            Some(Chunk::Fixed(entries)) => {
+                return match Arc::get_mut(entries) {
+                    Some(entries) if entries.len() == self.end => {
+                        entries.push(entry);
+                        self.end += 1;
+                        Ok(())
+                    }
+                    _ => Err(entry),
+                };
+            }
+            None => return Err(entry),
         };
         let Some(slot) = slots.get(self.end) else {
             return Err(entry);
@@ -189,6 +202,10 @@ impl Entries {
         let Err(entry) = self.try_push(entry) else {
             return;
         };
+        if self.chunk.is_none() {
+            *self = vec![entry].into();
+            return;
+        }
         let mut old = std::mem::take(self);
         let (start, end) = (old.start, old.end);
         let spare = (old.len() + 1).max(4);

@@ -117,10 +117,13 @@ impl RaftLog {
     /// The run holding the entry at `index` (held) and the entry's position in it.
     fn locate(&self, index: LogIndex) -> Option<(usize, usize)> {
         self.position(index)?;
-        // Most lookups are about the last run.
+        // Most lookups are about the last two runs (the tail, and the applies just
+        // behind it when every message is a run of its own).
         let last = self.run_starts.len().checked_sub(1)?;
         let run = if self.run_starts[last] <= index.0 {
             last
+        } else if last > 0 && self.run_starts[last - 1] <= index.0 {
+            last - 1
         } else {
             self.run_starts
                 .partition_point(|&start| start <= index.0)
