@@ -6,7 +6,8 @@
 
 use bytes::Bytes;
 use raft_core::{
-    Action, Apply, Entry, LogIndex, Message, NodeId, PersistAction, ReadError, Term, TransferError,
+    Action, Apply, Entries, Entry, LogIndex, Message, NodeId, PersistAction, ReadError, Term,
+    TransferError,
 };
 
 /// What one raft action means to the KV server.
@@ -15,12 +16,8 @@ pub(crate) enum RaftEvent {
     Persist(PersistAction),
     /// Pass through: send to a peer.
     Send(Message),
-    /// A committed entry to apply.
-    Entry {
-        index: LogIndex,
-        term: Term,
-        data: Bytes,
-    },
+    /// Committed entries to apply, in order (a run shared with raft's log).
+    Entries(Entries),
     /// A snapshot from the leader replaces the state up to `index`.
     Snapshot {
         index: LogIndex,
@@ -51,11 +48,7 @@ impl From<Action> for RaftEvent {
         match action {
             Action::Persist(persist) => RaftEvent::Persist(persist),
             Action::Send(message) => RaftEvent::Send(message),
-            Action::Apply(Apply::Entry(entry)) => RaftEvent::Entry {
-                index: entry.index(),
-                term: entry.term(),
-                data: entry.into_data(),
-            },
+            Action::Apply(Apply::Entries(entries)) => RaftEvent::Entries(entries),
             Action::Apply(Apply::Snapshot { index, term, data }) => {
                 RaftEvent::Snapshot { index, term, data }
             }

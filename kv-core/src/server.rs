@@ -423,7 +423,11 @@ impl KvServer {
             match RaftEvent::from(action) {
                 RaftEvent::Persist(persist) => self.actions.push(ServerAction::Persist(persist)),
                 RaftEvent::Send(message) => self.actions.push(ServerAction::Send(message)),
-                RaftEvent::Entry { index, term, data } => self.apply_entry(index, term, &data),
+                RaftEvent::Entries(entries) => {
+                    for entry in &entries {
+                        self.apply_entry(entry.index(), entry.term(), entry.data());
+                    }
+                }
                 RaftEvent::Snapshot { index, term, data } => {
                     self.install_snapshot(index, term, &data);
                 }

@@ -379,11 +379,14 @@ fn empty_and_undecodable_log_entries_apply_as_no_ops() {
             term: Term(1),
             voted_for: None,
         },
-        PersistAction::Append(vec![
-            entry(1, 1, b""),
-            entry(2, 1, &[0xff, 0xff, 0xff]),
-            entry(3, 1, &valid),
-        ]),
+        PersistAction::Append(
+            vec![
+                entry(1, 1, b""),
+                entry(2, 1, &[0xff, 0xff, 0xff]),
+                entry(3, 1, &valid),
+            ]
+            .into(),
+        ),
     ];
     for change in &changes {
         disk.apply(change).unwrap();

@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 
-use crate::message::{Entry, Message};
+use crate::entries::Entries;
+use crate::message::Message;
 use crate::persist::PersistAction;
 use crate::types::{LogIndex, NodeId, Term};
 
@@ -90,8 +91,8 @@ pub enum Action {
 /// Something committed, for the service.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Apply {
-    /// A committed entry.
-    Entry(Entry),
+    /// Committed entries, in index order (a run shared with the log: iterate it).
+    Entries(Entries),
     /// A snapshot received from the leader replaces the service's state up to `index`.
     ///
     /// When this is emitted the node has already installed the snapshot (its log starts
@@ -220,13 +221,23 @@ impl std::fmt::Display for Action {
                 write!(f, "persist snapshot {index}/{term} bytes={}", data.len())
             }
             Action::Send(message) => write!(f, "send {}", message.summary()),
-            Action::Apply(Apply::Entry(entry)) => write!(
-                f,
-                "apply {}/{} bytes={}",
-                entry.index(),
-                entry.term(),
-                entry.data.len()
-            ),
+            Action::Apply(Apply::Entries(entries)) => match (entries.first(), entries.last()) {
+                (Some(entry), _) if entries.len() == 1 => write!(
+                    f,
+                    "apply {}/{} bytes={}",
+                    entry.index(),
+                    entry.term(),
+                    entry.data.len()
+                ),
+                (Some(first), Some(last)) => write!(
+                    f,
+                    "apply {}..={} {}",
+                    first.index(),
+                    last.index(),
+                    last.term()
+                ),
+                _ => write!(f, "apply none"),
+            },
             Action::Apply(Apply::Snapshot { index, term, data }) => {
                 write!(f, "apply snapshot {index}/{term} bytes={}", data.len())
             }

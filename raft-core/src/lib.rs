@@ -60,7 +60,9 @@
 //!     for action in nodes[at].step(input) {
 //!         match action {
 //!             Action::Send(message) => inbox.push_back(message),
-//!             Action::Apply(Apply::Entry(entry)) => applied[at].push(entry.into_data()),
+//!             Action::Apply(Apply::Entries(entries)) => {
+//!                 applied[at].extend(entries.iter().map(|entry| entry.data().clone()))
+//!             }
 //!             _ => {} // a real driver persists here, before sending
 //!         }
 //!     }
@@ -100,12 +102,14 @@ macro_rules! planted {
 }
 
 mod action;
+mod append;
 mod assembly;
 #[cfg(feature = "test-hooks")]
 mod bugs;
 mod check_quorum;
 mod config;
 mod election;
+mod entries;
 mod log;
 mod message;
 mod node;
@@ -124,6 +128,7 @@ pub use action::{
 #[cfg(feature = "test-hooks")]
 pub use bugs::{Bug, BugSet};
 pub use config::{Config, ConfigBuilder, ConfigError};
+pub use entries::{Entries, Iter as EntriesIter};
 pub use message::{
     AppendEntries, AppendEntriesReply, Body, DecodeError, Entry, InstallSnapshot,
     InstallSnapshotReply, Message, RequestVote, RequestVoteReply, TimeoutNow,

@@ -1,26 +1,46 @@
-//! The in-memory replicated log: entries after a snapshot offset, and the commit and
-//! apply positions.
+//! The in-memory replicated log: entries after a snapshot offset, held as shared runs
+//! ([`Entries`]), and the commit and apply positions.
 //!
 //! Invariants: `snapshot_index <= applied <= committed <= last_index`, entries are
-//! consecutive from `snapshot_index + 1`, and their terms never decrease.
+//! consecutive from `snapshot_index + 1`, and their terms never decrease. No run is empty.
+//!
+//! A leader's new entries are written in place after its last run while its chunk has
+//! room, so the runs it hands to persist actions, messages and applies are slices of
+//! the same chunk: one refcount per run, none per entry.
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+
+use crate::entries::Entries;
 use crate::message::Entry;
 use crate::persist::entry_record_len;
 use crate::types::{LogIndex, Term};
+
+/// The fewest slots a chunk for a leader's new entries is made with.
+const MIN_CHUNK: usize = 64;
+/// The most slots a chunk is made with (unless one proposal batch needs more). A log
+/// grows its chunks with its length up to this, so a small log stays small; 1024 slots
+/// stay under the allocator's threshold for mapping fresh pages per allocation.
+const MAX_CHUNK: usize = 1024;
 
 /// The log of one node.
 #[derive(Clone, Debug, Default)]
 pub struct RaftLog {
     snapshot_index: LogIndex,
     snapshot_term: Term,
-    entries: VecDeque<Entry>,
+    /// The held entries, consecutive from `snapshot_index + 1`, in runs; none empty.
+    runs: VecDeque<Entries>,
+    /// The index of each run's first entry (a lookup reads no entry).
+    run_starts: VecDeque<u64>,
+    /// How many entries the runs hold.
+    held: usize,
     /// For each held entry, the record bytes ([`entry_record_len`]) of every entry
     /// pushed so far up to and including it: a running sum, so that the bytes of any
     /// range are one subtraction and a message's budget is a binary search.
     record_ends: VecDeque<u64>,
-    entries_encoded_len: usize,
+    /// The running sum just before the first held entry.
+    record_base: u64,
     committed: LogIndex,
     applied: LogIndex,
 }
@@ -30,25 +50,17 @@ impl RaftLog {
     pub fn restore(
         snapshot_index: LogIndex,
         snapshot_term: Term,
-        entries: VecDeque<Entry>,
+        entries: impl IntoIterator<Item = Entry>,
     ) -> Self {
-        let mut end = 0;
-        let record_ends = entries
-            .iter()
-            .map(|entry| {
-                end += entry_record_len(entry) as u64;
-                end
-            })
-            .collect();
-        RaftLog {
+        let mut log = RaftLog {
             snapshot_index,
             snapshot_term,
-            entries,
-            record_ends,
-            entries_encoded_len: usize::try_from(end).unwrap_or(usize::MAX),
             committed: snapshot_index,
             applied: snapshot_index,
-        }
+            ..RaftLog::default()
+        };
+        log.append(entries.into_iter().collect());
+        log
     }
 
     /// The last index covered by the snapshot.
@@ -68,14 +80,15 @@ impl RaftLog {
 
     /// The index of the last entry (the snapshot index if there is none).
     pub fn last_index(&self) -> LogIndex {
-        self.entries
-            .back()
-            .map_or(self.snapshot_index, Entry::index)
+        self.snapshot_index.plus(self.held as u64)
     }
 
     /// The term of the last entry (the snapshot term if there is none).
     pub fn last_term(&self) -> Term {
-        self.entries.back().map_or(self.snapshot_term, Entry::term)
+        self.runs
+            .back()
+            .and_then(Entries::last)
+            .map_or(self.snapshot_term, Entry::term)
     }
 
     /// The commit index.
@@ -90,18 +103,40 @@ impl RaftLog {
 
     /// The bytes the entries take in the encoded raft state.
     pub fn entries_encoded_len(&self) -> usize {
-        self.entries_encoded_len
+        let end = self.record_ends.back().copied().unwrap_or(self.record_base);
+        usize::try_from(end - self.record_base).unwrap_or(usize::MAX)
     }
 
+    /// The position of `index` among the held entries.
     fn position(&self, index: LogIndex) -> Option<usize> {
         let offset = index.0.checked_sub(self.snapshot_index.0 + 1)?;
         let position = usize::try_from(offset).ok()?;
-        (position < self.entries.len()).then_some(position)
+        (position < self.held).then_some(position)
+    }
+
+    /// The run holding the entry at `index` (held) and the entry's position in it.
+    fn locate(&self, index: LogIndex) -> Option<(usize, usize)> {
+        self.position(index)?;
+        // Most lookups are about the last two runs (the tail, and the applies just
+        // behind it when every message is a run of its own).
+        let last = self.run_starts.len().checked_sub(1)?;
+        let run = if self.run_starts[last] <= index.0 {
+            last
+        } else if last > 0 && self.run_starts[last - 1] <= index.0 {
+            last - 1
+        } else {
+            self.run_starts
+                .partition_point(|&start| start <= index.0)
+                .checked_sub(1)?
+        };
+        let offset = usize::try_from(index.0 - self.run_starts[run]).ok()?;
+        Some((run, offset))
     }
 
     /// The entry at `index`, if held.
     pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        self.position(index).map(|p| &self.entries[p])
+        let (run, offset) = self.locate(index)?;
+        self.runs[run].get(offset)
     }
 
     /// The term at `index`: known for the snapshot index and held entries, `None` for
@@ -132,11 +167,15 @@ impl RaftLog {
         first
     }
 
+    /// Every held entry, in order.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Entry> + '_ {
+        self.runs.iter().flat_map(Entries::iter)
+    }
+
     /// The last index holding an entry of `term`, if any is held (leader side of fast
     /// backup). Terms never decrease, so the search stops at the first smaller term.
     pub fn last_index_of_term(&self, term: Term) -> Option<LogIndex> {
-        self.entries
-            .iter()
+        self.iter()
             .rev()
             .skip_while(|entry| entry.term() > term)
             .take_while(|entry| entry.term() == term)
@@ -147,14 +186,32 @@ impl RaftLog {
     /// Entries starting at `from` whose records ([`entry_record_len`], their encoded size
     /// inside a message) take up to `max_bytes` in all; at least one entry, even if it
     /// alone is larger.
-    pub fn entries_from(&self, from: LogIndex, max_bytes: usize) -> Vec<Entry> {
+    pub fn entries_from(&self, from: LogIndex, max_bytes: usize) -> Entries {
         let Some(start) = self.position(from) else {
-            return Vec::new();
+            return Entries::new();
         };
-        let limit = self.record_base(start).saturating_add(max_bytes as u64);
+        let limit = self.record_before(start).saturating_add(max_bytes as u64);
         let count = self.count_within(start, limit).max(1);
-        // Counted first, so the message's entries are allocated once.
-        self.entries.range(start..start + count).cloned().collect()
+        self.range(from, count)
+    }
+
+    /// The `count` held entries from `from` on (held): a slice of one run if they lie in
+    /// one, else a copy (a message or apply across the seam of two runs).
+    fn range(&self, from: LogIndex, count: usize) -> Entries {
+        let Some((run, offset)) = self.locate(from) else {
+            return Entries::new();
+        };
+        let first = &self.runs[run];
+        if offset + count <= first.len() {
+            return first.slice(offset..offset + count);
+        }
+        self.runs
+            .range(run..)
+            .flat_map(Entries::iter)
+            .skip(offset)
+            .take(count)
+            .cloned()
+            .collect()
     }
 
     /// How many entries from `position` on end at or below the running sum `limit`.
@@ -182,46 +239,147 @@ impl RaftLog {
         low
     }
 
-    /// The running sum of record bytes just before the entry at `position` (held).
-    fn record_base(&self, position: usize) -> u64 {
-        self.record_ends[position] - entry_record_len(&self.entries[position]) as u64
+    /// The running sum of record bytes just before the held entry at `position`.
+    fn record_before(&self, position: usize) -> u64 {
+        match position.checked_sub(1) {
+            Some(previous) => self.record_ends[previous],
+            None => self.record_base,
+        }
     }
 
-    /// The committed entries not yet applied, in order, marking them applied as of this
-    /// call (the caller hands every one to the service).
-    pub fn take_committed(&mut self) -> impl ExactSizeIterator<Item = Entry> + '_ {
-        let pending = self.committed.0.saturating_sub(self.applied.0);
-        let held = match self.position(self.applied.next()) {
-            Some(start) => {
-                let count = usize::try_from(pending).unwrap_or(usize::MAX);
-                start..start + count.min(self.entries.len() - start)
+    /// The committed entries not yet applied, in order and in runs, marking them applied
+    /// as of this call (the caller hands every one to the service).
+    pub fn take_committed(&mut self) -> impl Iterator<Item = Entries> + '_ {
+        let from = self.applied.next();
+        let to = self.committed.min(self.last_index());
+        let start = if from <= to { self.locate(from) } else { None };
+        let mut left = usize::try_from(to.0.saturating_sub(self.applied.0)).unwrap_or(0);
+        if start.is_some() {
+            self.applied = to;
+        }
+        let (run, mut offset) = start.unwrap_or((self.runs.len(), 0));
+        self.runs.range(run..).map_while(move |entries| {
+            if left == 0 {
+                return None;
             }
-            None => 0..0,
-        };
-        self.applied = self.applied.plus(held.len() as u64);
-        self.entries.range(held).cloned()
+            let count = (entries.len() - offset).min(left);
+            let part = entries.slice(offset..offset + count);
+            left -= count;
+            offset = 0;
+            Some(part)
+        })
     }
 
-    /// Appends an entry right after the last one.
-    pub fn push(&mut self, entry: Entry) {
-        debug_assert_eq!(entry.index(), self.last_index().next());
-        debug_assert!(entry.term() >= self.last_term());
-        let len = entry_record_len(&entry);
-        self.entries_encoded_len += len;
-        let end = self.record_ends.back().copied().unwrap_or(0) + len as u64;
-        self.record_ends.push_back(end);
-        self.entries.push_back(entry);
+    /// Appends new entries of `term` holding `commands` right after the last one (a
+    /// leader's proposals); returns them as one run. A small batch is written in place
+    /// after the last run while its chunk has room for all of it (so that proposals made
+    /// one by one leave as one run); a large one, or one that does not fit, gets a chunk
+    /// of its own (with room left for small batches after it).
+    pub fn append_commands(
+        &mut self,
+        term: Term,
+        commands: impl ExactSizeIterator<Item = Bytes>,
+    ) -> Entries {
+        let first = self.last_index().next();
+        let count = commands.len();
+        let in_place = count < MIN_CHUNK && self.runs.back().is_some_and(|run| run.room() >= count);
+        if !in_place {
+            let spare = if count < MIN_CHUNK {
+                self.held.clamp(MIN_CHUNK, MAX_CHUNK) - count
+            } else {
+                0
+            };
+            let entries = commands
+                .enumerate()
+                .map(|(offset, data)| Entry::new(first.plus(offset as u64), term, data));
+            let run = Entries::with_spare(entries, spare);
+            for entry in run.iter() {
+                self.record(entry);
+            }
+            self.held += count;
+            let handed = run.clone();
+            self.push_run(run);
+            return handed;
+        }
+        for (offset, data) in commands.enumerate() {
+            let entry = Entry::new(first.plus(offset as u64), term, data);
+            self.record(&entry);
+            let refused = match self.runs.back_mut() {
+                Some(run) => run.try_push(entry).err(),
+                None => Some(entry),
+            };
+            if let Some(entry) = refused {
+                // Another writer took the slot (a clone of this log): a chunk of our own.
+                let capacity = MIN_CHUNK.max(count - offset);
+                let mut run = Entries::with_capacity(capacity);
+                run.push(entry);
+                self.push_run(run);
+            }
+            self.held += 1;
+        }
+        self.drop_empty_tail_run();
+        self.range(first, count)
+    }
+
+    /// Appends `entries`, which start right after the last one.
+    pub fn append(&mut self, entries: Entries) {
+        if entries.is_empty() {
+            return;
+        }
+        debug_assert_eq!(
+            entries.first().map(Entry::index),
+            Some(self.last_index().next())
+        );
+        debug_assert!(entries.first().map(Entry::term) >= Some(self.last_term()));
+        for entry in entries.iter() {
+            self.record(entry);
+        }
+        self.held += entries.len();
+        match self.runs.back_mut() {
+            Some(last) if last.is_continued_by(&entries) => last.extend_by(entries.len()),
+            _ => self.push_run(entries),
+        }
+    }
+
+    /// Adds a run after the last (a run that holds nothing is not kept).
+    fn push_run(&mut self, run: Entries) {
+        if let Some(first) = run.first() {
+            self.run_starts.push_back(first.index);
+            self.runs.push_back(run);
+        }
+    }
+
+    /// Adds the running sum of a new last entry.
+    fn record(&mut self, entry: &Entry) {
+        let end = self.record_ends.back().copied().unwrap_or(self.record_base);
+        self.record_ends
+            .push_back(end + entry_record_len(entry) as u64);
+    }
+
+    /// A run left empty (a fresh chunk nobody wrote in) is dropped.
+    fn drop_empty_tail_run(&mut self) {
+        if self.runs.back().is_some_and(Entries::is_empty) {
+            self.runs.pop_back();
+            self.run_starts.pop_back();
+        }
     }
 
     /// Drops every entry at `index` or later. The caller guarantees `index > committed`.
     pub fn truncate_from(&mut self, index: LogIndex) {
         debug_assert!(index > self.committed, "truncating committed entries");
-        while self.entries.back().is_some_and(|e| e.index() >= index) {
-            if let Some(entry) = self.entries.pop_back() {
-                self.record_ends.pop_back();
-                self.entries_encoded_len -= entry_record_len(&entry);
+        let Some(position) = self.position(index) else {
+            return;
+        };
+        if let Some((run, offset)) = self.locate(index) {
+            self.runs.truncate(run + 1);
+            self.run_starts.truncate(run + 1);
+            if let Some(last) = self.runs.back_mut() {
+                last.truncate(offset);
             }
+            self.drop_empty_tail_run();
         }
+        self.record_ends.truncate(position);
+        self.held = position;
     }
 
     /// Raises the commit index to `index` (never lowers it), capped at the last index.
@@ -239,17 +397,30 @@ impl RaftLog {
     /// If the log does not hold `index` with `term`, the whole log is dropped. Commit and
     /// applied move up to `index` if they were below.
     pub fn compact_to(&mut self, index: LogIndex, term: Term) {
-        if self.term_at(index) == Some(term) {
-            while self.entries.front().is_some_and(|e| e.index() <= index) {
-                if let Some(entry) = self.entries.pop_front() {
-                    self.record_ends.pop_front();
-                    self.entries_encoded_len -= entry_record_len(&entry);
+        if index > self.snapshot_index && self.term_at(index) == Some(term) {
+            let dropped = usize::try_from(index.0 - self.snapshot_index.0).unwrap_or(0);
+            let mut left = dropped;
+            while let Some(front) = self.runs.front_mut() {
+                if front.len() > left {
+                    front.skip_front(left);
+                    if let Some(start) = self.run_starts.front_mut() {
+                        *start += left as u64;
+                    }
+                    break;
                 }
+                left -= front.len();
+                self.runs.pop_front();
+                self.run_starts.pop_front();
             }
-        } else {
-            self.entries.clear();
+            self.record_base = self.record_before(dropped);
+            self.record_ends.drain(..dropped);
+            self.held -= dropped;
+        } else if self.term_at(index) != Some(term) {
+            self.runs.clear();
+            self.run_starts.clear();
+            self.record_base = self.record_ends.back().copied().unwrap_or(self.record_base);
             self.record_ends.clear();
-            self.entries_encoded_len = 0;
+            self.held = 0;
         }
         self.snapshot_index = index;
         self.snapshot_term = term;
@@ -271,7 +442,7 @@ impl RaftLog {
                 self.last_index()
             ));
         }
-        if let Some(first) = self.entries.front() {
+        if let Some(first) = self.runs.front().and_then(Entries::first) {
             if first.index() != self.first_index() || first.term() < self.snapshot_term {
                 return Err(format!(
                     "first entry {}/{} does not follow snapshot {}/{}",
@@ -282,9 +453,17 @@ impl RaftLog {
                 ));
             }
         }
-        let len = self.entries.len();
-        if len >= 2 && self.entries[len - 2].term() > self.entries[len - 1].term() {
-            return Err("log terms decrease at the tail".into());
+        let mut tail = self.iter().rev();
+        if let (Some(last), Some(before)) = (tail.next(), tail.next()) {
+            if before.term() > last.term() {
+                return Err("log terms decrease at the tail".into());
+            }
+            if last.index() != self.last_index() {
+                return Err("the runs do not end at the last index".into());
+            }
+        }
+        if self.record_ends.len() != self.held || self.run_starts.len() != self.runs.len() {
+            return Err("record sums or run starts out of step with the entries".into());
         }
         Ok(())
     }
@@ -303,7 +482,7 @@ mod tests {
         };
         let mut budget = max_bytes;
         let mut count = 0;
-        for entry in log.entries.range(start..) {
+        for entry in log.iter().skip(start) {
             let size = entry_record_len(entry);
             if count > 0 && size > budget {
                 break;
@@ -319,17 +498,18 @@ mod tests {
         let mut log = RaftLog::default();
         for i in 1..=300u64 {
             let data = Bytes::from(vec![0; (i * 7 % 50) as usize]);
-            log.push(Entry::new(LogIndex(i), Term(1 + i / 100), data));
+            log.append_commands(Term(1 + i / 100), std::iter::once(data));
         }
         log.truncate_from(LogIndex(251));
         log.commit_to(LogIndex(40));
         log.compact_to(LogIndex(30), Term(1));
         for i in 251..=280u64 {
-            log.push(Entry::new(LogIndex(i), Term(3), Bytes::from(vec![1; 9])));
+            let entry = Entry::new(LogIndex(i), Term(3), Bytes::from(vec![1; 9]));
+            log.append(Entries::from(vec![entry]));
         }
-        let total: usize = log.entries.iter().map(entry_record_len).sum();
+        let total: usize = log.iter().map(entry_record_len).sum();
         assert_eq!(log.entries_encoded_len(), total);
-        let held = log.record_ends.back().map(|end| end - log.record_base(0));
+        let held = log.record_ends.back().map(|end| end - log.record_before(0));
         assert_eq!(held, Some(total as u64));
         for from in [31, 32, 100, 250, 251, 280] {
             for max_bytes in [0, 1, 10, 57, 200, 1_000, 100_000] {
@@ -338,6 +518,12 @@ mod tests {
                 let entries = log.entries_from(from, max_bytes);
                 assert_eq!(entries.len(), expected, "from {from} budget {max_bytes}");
                 assert_eq!(entries.first().map(Entry::index), Some(from));
+                let naive: Vec<&Entry> = log
+                    .iter()
+                    .skip((from.0 - 31) as usize)
+                    .take(expected)
+                    .collect();
+                assert!(entries.iter().eq(naive), "from {from} budget {max_bytes}");
             }
         }
         assert!(log.entries_from(LogIndex(281), 100).is_empty());

@@ -16,6 +16,7 @@
 use bytes::Bytes;
 use prost::Message as _;
 
+pub use crate::append::AppendEntries;
 use crate::types::{LogIndex, NodeId, Term, MAX_TERM_OR_INDEX};
 
 /// One log entry: its position, the term it was created in, and the command bytes.
@@ -187,87 +188,6 @@ impl RequestVoteReply {
     pub fn is_pre_vote(&self) -> bool {
         self.pre_vote
     }
-}
-
-/// AppendEntries (Figure 2).
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct AppendEntries {
-    #[prost(uint64, tag = "1")]
-    pub(crate) prev_log_index: u64,
-    #[prost(uint64, tag = "2")]
-    pub(crate) prev_log_term: u64,
-    #[prost(message, repeated, tag = "3")]
-    pub(crate) entries: Vec<Entry>,
-    #[prost(uint64, tag = "4")]
-    pub(crate) leader_commit: u64,
-    #[prost(uint64, tag = "5")]
-    pub(crate) round: u64,
-}
-
-impl AppendEntries {
-    /// Entries consecutive from `prev_log_index + 1` (none for a heartbeat), after the
-    /// entry at (`prev_log_index`, `prev_log_term`), with the leader's commit index.
-    pub fn new(
-        prev_log_index: LogIndex,
-        prev_log_term: Term,
-        entries: Vec<Entry>,
-        leader_commit: LogIndex,
-    ) -> AppendEntries {
-        AppendEntries {
-            prev_log_index: prev_log_index.0,
-            prev_log_term: prev_log_term.0,
-            entries,
-            leader_commit: leader_commit.0,
-            round: 0,
-        }
-    }
-
-    /// The same request tagged with the leader's current heartbeat round (see
-    /// [`AppendEntries::round`]).
-    #[must_use]
-    pub fn with_round(mut self, round: u64) -> AppendEntries {
-        self.round = round;
-        self
-    }
-
-    /// The index of the entry just before `entries`.
-    pub fn prev_log_index(&self) -> LogIndex {
-        LogIndex(self.prev_log_index)
-    }
-
-    /// The term of that entry.
-    pub fn prev_log_term(&self) -> Term {
-        Term(self.prev_log_term)
-    }
-
-    /// The entries to store.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
-    }
-
-    /// The leader's commit index.
-    pub fn leader_commit(&self) -> LogIndex {
-        LogIndex(self.leader_commit)
-    }
-
-    /// The leader's heartbeat round when it sent this request (0: none). The follower
-    /// echoes it in its reply; a majority echoing a round started after a read was asked
-    /// confirms that the leader still led then (ReadIndex).
-    pub fn round(&self) -> u64 {
-        self.round
-    }
-}
-
-/// The most bytes an AppendEntries message takes besides its entries: the envelope
-/// (sender, receiver, term, and the body's tag and length) and the request's four numbers,
-/// each at most 11 bytes (a one-byte tag and a varint of at most 10 bytes).
-const APPEND_ENTRIES_HEADER_MAX_BYTES: usize = 8 * 11;
-
-/// The bytes of entries (each counted as [`entry_record_len`](crate::entry_record_len),
-/// its size inside the message) an AppendEntries may carry so that the whole message
-/// stays within `max_message_bytes`.
-pub(crate) fn append_entries_budget(max_message_bytes: usize) -> usize {
-    max_message_bytes.saturating_sub(APPEND_ENTRIES_HEADER_MAX_BYTES)
 }
 
 /// The reply to [`AppendEntries`], carrying the fast-backup hint on rejection.

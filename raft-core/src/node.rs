@@ -127,7 +127,7 @@ impl Node {
         let log = RaftLog::restore(
             persisted.snapshot_index(),
             persisted.snapshot_term(),
-            persisted.entries().clone(),
+            persisted.entries().iter().cloned(),
         );
         Ok(Node::from_parts(
             config,
@@ -189,8 +189,8 @@ impl Node {
         match input {
             Input::Tick => self.tick(),
             Input::Message(message) => self.receive(message),
-            Input::Propose(data) => self.propose(vec![data]),
-            Input::ProposeBatch(batch) => self.propose(batch),
+            Input::Propose(data) => self.propose(std::iter::once(data)),
+            Input::ProposeBatch(batch) => self.propose(batch.into_iter()),
             Input::Snapshot { index, data } => self.take_service_snapshot(index, data),
             Input::ReadIndex { context } => self.read_index(context),
             Input::TransferLeadership { target } => self.transfer_leadership(target),
@@ -409,7 +409,7 @@ impl Node {
         if self.config.no_op_on_election() {
             // The empty entry goes out at once, as the first round's AppendEntries.
             self.start_round();
-            self.append_and_replicate(vec![Bytes::new()]);
+            self.append_and_replicate(std::iter::once(Bytes::new()));
         } else {
             self.broadcast_heartbeat();
         }
@@ -436,7 +436,7 @@ impl Node {
     fn apply_committed(&mut self) {
         let committed = self.log.take_committed();
         self.actions
-            .extend(committed.map(|entry| Action::Apply(Apply::Entry(entry))));
+            .extend(committed.map(|entries| Action::Apply(Apply::Entries(entries))));
     }
 
     /// Checks the node's local invariants; a violation is a bug in this crate.

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use prost::Message as _;
 
+use crate::entries::Entries;
 use crate::message::{DecodeError, Entry};
 use crate::types::{LogIndex, NodeId, Term, MAX_TERM_OR_INDEX};
 
@@ -24,8 +25,8 @@ pub enum PersistAction {
         /// Who this node voted for in `term`, if anyone.
         voted_for: Option<NodeId>,
     },
-    /// Entries appended right after the current last entry.
-    Append(Vec<Entry>),
+    /// Entries appended right after the current last entry (a run shared with the log).
+    Append(Entries),
     /// Every entry at `index` or later is dropped.
     TruncateFrom(LogIndex),
     /// A snapshot covering everything up to `index` (whose entry has `term`) replaces the
@@ -138,8 +139,15 @@ struct RaftStateRecord {
 
 /// The bytes one entry takes inside the encoded raft state (field tag, length, body).
 pub fn entry_record_len(entry: &Entry) -> usize {
-    let body = entry.encoded_len();
-    1 + prost::encoding::encoded_len_varint(body as u64) + body
+    use prost::encoding::encoded_len_varint;
+    // The prost encoding of an Entry, written out: each field that is not zero (or
+    // empty) takes a one-byte key and its varint (and, for the data, its bytes).
+    let number = |value: u64| usize::from(value != 0) * (1 + encoded_len_varint(value));
+    let data = entry.data.len();
+    let body = number(entry.index)
+        + number(entry.term)
+        + usize::from(data != 0) * (1 + encoded_len_varint(data as u64) + data);
+    1 + encoded_len_varint(body as u64) + body
 }
 
 /// The bytes the fixed part of the raft state (term, vote, snapshot position) takes.
@@ -350,5 +358,27 @@ impl PersistedState {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_record_len_is_the_size_of_the_encoded_record() {
+        let sizes = [0u64, 1, 127, 128, 300, 1 << 20, MAX_TERM_OR_INDEX];
+        for (index, term, data) in sizes.iter().flat_map(|&i| {
+            sizes
+                .iter()
+                .flat_map(move |&t| [0, 1, 127, 128, 20_000].map(|d| (i, t, d)))
+        }) {
+            let entry = Entry::new(LogIndex(index), Term(term), Bytes::from(vec![7; data]));
+            let record = RaftStateRecord {
+                entries: vec![entry.clone()],
+                ..RaftStateRecord::default()
+            };
+            assert_eq!(entry_record_len(&entry), record.encoded_len(), "{entry:?}");
+        }
     }
 }

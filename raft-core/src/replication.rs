@@ -4,7 +4,9 @@
 use bytes::Bytes;
 
 use crate::action::{Action, ProposeError, Proposed};
-use crate::message::{append_entries_budget, AppendEntries, AppendEntriesReply, Body, Entry};
+use crate::append::append_entries_budget;
+use crate::entries::Entries;
+use crate::message::{AppendEntries, AppendEntriesReply, Body, Entry};
 use crate::node::{Node, Role};
 use crate::persist::PersistAction;
 use crate::progress::ProgressMode;
@@ -13,14 +15,14 @@ use crate::types::{LogIndex, NodeId, Term};
 
 impl Node {
     /// Appends the commands to the leader's log and streams them to the followers.
-    pub(crate) fn propose(&mut self, commands: Vec<Bytes>) {
+    pub(crate) fn propose(&mut self, commands: impl ExactSizeIterator<Item = Bytes>) {
         let refusal = if !self.is_leader() {
             Some(ProposeError::NotLeader {
                 leader_hint: self.leader_hint(),
             })
         } else if let Some(target) = self.transferring_to() {
             Some(ProposeError::Transferring { target })
-        } else if commands.is_empty() {
+        } else if commands.len() == 0 {
             Some(ProposeError::EmptyBatch)
         } else {
             None
@@ -41,16 +43,12 @@ impl Node {
 
     /// Appends commands of the leader's term to its log, persists them and streams them
     /// to the followers; returns the index of the first.
-    pub(crate) fn append_and_replicate(&mut self, commands: Vec<Bytes>) -> LogIndex {
+    pub(crate) fn append_and_replicate(
+        &mut self,
+        commands: impl ExactSizeIterator<Item = Bytes>,
+    ) -> LogIndex {
         let first = self.log.last_index().next();
-        let entries: Vec<Entry> = commands
-            .into_iter()
-            .enumerate()
-            .map(|(offset, data)| Entry::new(first.plus(offset as u64), self.term, data))
-            .collect();
-        for entry in &entries {
-            self.log.push(entry.clone());
-        }
+        let entries = self.log.append_commands(self.term, commands);
         self.actions
             .push(Action::Persist(PersistAction::Append(entries)));
         self.broadcast_append();
@@ -125,7 +123,7 @@ impl Node {
         let Some(prev_term) = self.log.term_at(prev) else {
             return;
         };
-        let append = AppendEntries::new(prev, prev_term, Vec::new(), self.log.committed());
+        let append = AppendEntries::new(prev, prev_term, Entries::new(), self.log.committed());
         self.send(
             peer,
             Body::AppendEntries(append.with_round(self.current_round())),
@@ -325,8 +323,8 @@ impl Node {
         &self,
         prev_index: u64,
         prev_term: u64,
-        mut entries: Vec<Entry>,
-    ) -> Option<((LogIndex, Term), Vec<Entry>)> {
+        mut entries: Entries,
+    ) -> Option<((LogIndex, Term), Entries)> {
         let snapshot_index = self.log.snapshot_index();
         let prev = LogIndex(prev_index);
         if prev >= snapshot_index {
@@ -335,16 +333,16 @@ impl Node {
         let covered = usize::try_from(snapshot_index.0 - prev.0).ok()?;
         if covered > entries.len() {
             // Everything it carries is already in our snapshot: nothing to check or store.
-            return Some(((snapshot_index, self.log.snapshot_term()), Vec::new()));
+            return Some(((snapshot_index, self.log.snapshot_term()), Entries::new()));
         }
-        entries.drain(..covered);
+        entries.skip_front(covered);
         Some(((snapshot_index, self.log.snapshot_term()), entries))
     }
 
     /// Stores entries after a matching prefix: skip those we already hold, truncate at the
     /// first conflict, append the rest. Returns false if the leader asked us to drop a
     /// committed entry (impossible under Raft; the message is ignored).
-    fn store_entries(&mut self, entries: Vec<Entry>) -> bool {
+    fn store_entries(&mut self, mut entries: Entries) -> bool {
         let mut new_from = entries.len();
         for (position, entry) in entries.iter().enumerate() {
             match self.log.term_at(entry.index()) {
@@ -364,12 +362,10 @@ impl Node {
         }
         let last_new = entries.last().map(Entry::index);
         if new_from < entries.len() {
-            let fresh: Vec<Entry> = entries.into_iter().skip(new_from).collect();
-            for entry in &fresh {
-                self.log.push(entry.clone());
-            }
+            entries.skip_front(new_from);
+            self.log.append(entries.clone());
             self.actions
-                .push(Action::Persist(PersistAction::Append(fresh)));
+                .push(Action::Persist(PersistAction::Append(entries)));
         }
         if planted!(self.config, TruncateMatchingTail) {
             self.drop_tail_after(last_new);
@@ -401,7 +397,7 @@ impl Node {
 
 /// Entries must be consecutive after `prev`, with terms that never decrease and never
 /// pass the leader's term; anything else is a malformed message.
-fn well_formed(prev: (LogIndex, Term), entries: &[Entry], leader_term: Term) -> bool {
+fn well_formed(prev: (LogIndex, Term), entries: &Entries, leader_term: Term) -> bool {
     let (prev_index, mut previous_term) = prev;
     entries.iter().enumerate().all(|(offset, entry)| {
         let ok = entry.index() == prev_index.plus(offset as u64 + 1)

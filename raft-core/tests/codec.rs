@@ -268,7 +268,7 @@ fn persisted_state() -> impl Strategy<Value = PersistedState> {
                 state.apply(&snapshot).expect("applies");
             }
             state
-                .apply(&PersistAction::Append(entries))
+                .apply(&PersistAction::Append(entries.into()))
                 .expect("appends");
             state
         })

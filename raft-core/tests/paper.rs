@@ -376,7 +376,7 @@ fn s5_3_leader_replicates_proposal_immediately() {
     assert_eq!(appends.len(), 2);
     for append in appends {
         assert_eq!(
-            append_of(append).entries(),
+            append_of(append).entries().to_vec(),
             [raft_core::Entry::new(
                 LogIndex(1),
                 Term(1),
@@ -488,7 +488,7 @@ fn s5_3_follower_conflicting_entries_are_truncated() {
         persists(&actions),
         [
             &PersistAction::TruncateFrom(LogIndex(3)),
-            &PersistAction::Append(vec![entry(3, 3)])
+            &PersistAction::Append(vec![entry(3, 3)].into())
         ]
     );
     assert!(
@@ -561,9 +561,12 @@ fn s5_3_follower_caps_commit_at_its_last_entry() {
     let applied: Vec<LogIndex> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Apply(raft_core::Apply::Entry(e)) => Some(e.index()),
+            Action::Apply(raft_core::Apply::Entries(entries)) => {
+                Some(entries.iter().map(|e| e.index()))
+            }
             _ => None,
         })
+        .flatten()
         .collect();
     assert_eq!(applied, [LogIndex(1), LogIndex(2)]);
     n.step(msg(append(1, 2, 1, (2, 1), vec![entry(3, 1)], 1000)));
@@ -620,9 +623,12 @@ fn s5_3_several_entries_per_append_capped_by_max_message_bytes() {
         "batches fill the budget"
     );
     assert!(batches.iter().all(|entries| entries.len() <= 3));
-    assert!(batches
-        .iter()
-        .any(|entries| entries.len() == 1 && entries[0].data().len() == 50));
+    assert!(
+        batches
+            .iter()
+            .any(|entries| entries.len() == 1
+                && entries.first().is_some_and(|e| e.data().len() == 50))
+    );
     assert!(
         batches.len() <= 5,
         "catch-up takes few messages: {}",

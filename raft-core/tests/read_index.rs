@@ -8,11 +8,10 @@ mod router;
 
 use raft_core::bytes::Bytes;
 use raft_core::{
-    Action, AppendEntriesReply, Apply, Body, Config, Input, LogIndex, Message, NodeId, ReadError,
-    Term,
+    Action, AppendEntriesReply, Body, Config, Input, LogIndex, Message, NodeId, ReadError, Term,
 };
 use router::build::{append_of, message, sends, state};
-use router::{ids, Router};
+use router::{ids, Applied, Router};
 
 /// A cluster of `n` with the no-op entry, where n1 leads and has committed its no-op.
 fn ready_cluster(n: u64) -> Router {
@@ -79,7 +78,7 @@ fn s6_4_no_op_on_election_commits_earlier_entries_at_once() {
     with.deliver_all();
     assert_eq!(with.node(1).commit_index(), LogIndex(3), "one round trip");
     let applied = &with.applied[&1];
-    assert!(matches!(&applied[2], Apply::Entry(e) if e.data().is_empty()));
+    assert!(matches!(&applied[2], Applied::Entry(e) if e.data().is_empty()));
 
     let mut without = Router::from_states(configs(false), states());
     without.elect(1);

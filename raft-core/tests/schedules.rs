@@ -7,11 +7,11 @@ mod router;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use raft_core::{Apply, PersistAction};
+use raft_core::PersistAction;
 use router::schedule::{
     figure8_schedule, heal_and_converge, production_schedule, run, schedule, Op,
 };
-use router::Router;
+use router::{Applied, Router};
 
 fn fast_cluster(n: u64) -> Router {
     Router::with_builder(n, |b| {
@@ -173,7 +173,7 @@ fn random_schedules_reach_snapshots_truncations_and_restarts() {
         heal_and_converge(&mut r);
         let applied = r.applied.values().flatten();
         installs += applied
-            .filter(|a| matches!(a, Apply::Snapshot { .. }))
+            .filter(|a| matches!(a, Applied::Snapshot { .. }))
             .count();
         let persisted = r.persist_log.values().flatten();
         truncations += persisted

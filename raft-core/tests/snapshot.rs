@@ -10,7 +10,7 @@ use raft_core::{
     Action, Apply, Body, Input, LogIndex, Message, PersistAction, SnapshotError, Term,
 };
 use router::build::{append, entry, install_snapshot, log_terms, node, only_send, persists, state};
-use router::Router;
+use router::{Applied, Router};
 
 fn msg(message: Message) -> Input {
     Input::Message(message)
@@ -61,12 +61,12 @@ fn snapshot_reply_index(message: &Message) -> u64 {
 
 /// Checks that after each snapshot a service installed, the next entry it was handed
 /// comes right after the snapshot's index.
-fn assert_nothing_covered_applied_after_snapshot(applied: &[Apply]) {
+fn assert_nothing_covered_applied_after_snapshot(applied: &[Applied]) {
     let mut floor = LogIndex(0);
     for apply in applied {
         match apply {
-            Apply::Snapshot { index, .. } => floor = *index,
-            Apply::Entry(entry) => {
+            Applied::Snapshot { index, .. } => floor = *index,
+            Applied::Entry(entry) => {
                 assert!(
                     entry.index() > floor,
                     "{} applied after snapshot {floor}",
@@ -216,9 +216,10 @@ fn install_snapshot_over_a_matching_entry_keeps_the_suffix() {
     let applied: Vec<u64> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Apply(Apply::Entry(e)) => Some(e.index().0),
+            Action::Apply(Apply::Entries(entries)) => Some(entries.iter().map(|e| e.index().0)),
             _ => None,
         })
+        .flatten()
         .collect();
     assert_eq!(applied, [4, 5], "the kept entries apply after the snapshot");
 }
@@ -259,7 +260,7 @@ fn follower_with_a_conflicting_entry_at_the_snapshot_index_catches_up() {
     );
     assert!(matches!(
         r.applied[&3][0],
-        Apply::Snapshot {
+        Applied::Snapshot {
             index: LogIndex(6),
             ..
         }
@@ -292,8 +293,8 @@ fn restart_from_snapshot_and_log_reapplies_later_entries() {
     let again: Vec<u64> = r.applied[&2][applied_before..]
         .iter()
         .map(|a| match a {
-            Apply::Entry(e) => e.index().0,
-            Apply::Snapshot { .. } => panic!("no snapshot needed"),
+            Applied::Entry(e) => e.index().0,
+            Applied::Snapshot { .. } => panic!("no snapshot needed"),
         })
         .collect();
     assert_eq!(
@@ -325,8 +326,8 @@ fn leader_sends_snapshot_to_a_follower_behind_its_first_index() {
     let snapshot_applies: Vec<_> = r.applied[&3]
         .iter()
         .filter_map(|a| match a {
-            Apply::Snapshot { index, .. } => Some(*index),
-            Apply::Entry(_) => None,
+            Applied::Snapshot { index, .. } => Some(*index),
+            Applied::Entry(_) => None,
         })
         .collect();
     assert_eq!(snapshot_applies, [LogIndex(9)]);
@@ -409,8 +410,8 @@ fn no_entry_at_or_below_a_snapshot_is_applied_after_it() {
     let applied_by_3: Vec<String> = r.applied[&3]
         .iter()
         .map(|a| match a {
-            Apply::Entry(e) => format!("e{}", e.index().0),
-            Apply::Snapshot { index, .. } => format!("s{}", index.0),
+            Applied::Entry(e) => format!("e{}", e.index().0),
+            Applied::Snapshot { index, .. } => format!("s{}", index.0),
         })
         .collect();
     assert_eq!(applied_by_3, ["e1", "e2", "e3", "s7", "e8", "e9"]);

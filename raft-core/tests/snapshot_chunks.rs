@@ -11,11 +11,11 @@ use proptest::prelude::*;
 use proptest::test_runner::{RngAlgorithm, RngSeed};
 use raft_core::bytes::Bytes;
 use raft_core::{
-    Action, Apply, Body, Input, InstallSnapshot, InstallSnapshotReply, LogIndex, Message,
-    PersistAction, Term,
+    Action, Body, Input, InstallSnapshot, InstallSnapshotReply, LogIndex, Message, PersistAction,
+    Term,
 };
 use router::build::{message, node, sends};
-use router::Router;
+use router::{Applied, Router};
 
 /// The message size limit of most tests: a chunk carries about 190 snapshot bytes.
 const LIMIT: usize = 256;
@@ -113,8 +113,8 @@ fn applied_snapshots(r: &Router, id: u64) -> Vec<LogIndex> {
     r.applied[&id]
         .iter()
         .filter_map(|apply| match apply {
-            Apply::Snapshot { index, .. } => Some(*index),
-            Apply::Entry(_) => None,
+            Applied::Snapshot { index, .. } => Some(*index),
+            Applied::Entry(_) => None,
         })
         .collect()
 }

@@ -38,7 +38,7 @@ pub fn state(term: u64, voted_for: Option<u64>, log_terms: &[u64]) -> PersistedS
         })
         .expect("hard state applies");
     persisted
-        .apply(&PersistAction::Append(entries_from(1, log_terms)))
+        .apply(&PersistAction::Append(entries_from(1, log_terms).into()))
         .expect("append applies");
     persisted
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use raft_core::bytes::Bytes;
 use raft_core::{
-    Action, Apply, Body, Config, ConfigBuilder, Input, LogIndex, Message, Node, NodeId,
+    Action, Apply, Body, Config, ConfigBuilder, Entry, Input, LogIndex, Message, Node, NodeId,
     PersistAction, PersistedState, ProposeError, Proposed, ReadError, RoleKind, SnapshotError,
     Term, TransferError,
 };
@@ -37,6 +37,22 @@ const DELIVERY_LIMIT: usize = 200_000;
 /// How many rounds `tick_all_until` runs before it gives up.
 const ROUND_LIMIT: usize = 20_000;
 
+/// One thing a service was handed: an entry (of an [`Apply::Entries`] run) or a snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Applied {
+    /// A committed entry.
+    Entry(Entry),
+    /// A snapshot from the leader.
+    Snapshot {
+        /// Its last index.
+        index: LogIndex,
+        /// That entry's term.
+        term: Term,
+        /// Its bytes.
+        data: Bytes,
+    },
+}
+
 /// An entry some service applied.
 struct Chosen {
     term: Term,
@@ -56,7 +72,7 @@ pub struct Router {
     /// Directed links (from, to) that drop every message.
     cut: BTreeSet<(u64, u64)>,
     /// Everything each node's service was handed, in order (across restarts).
-    pub applied: BTreeMap<u64, Vec<Apply>>,
+    pub applied: BTreeMap<u64, Vec<Applied>>,
     /// The last index each node's service holds.
     service_index: BTreeMap<u64, LogIndex>,
     /// The commit index each live node reported last (never goes back while it runs).
@@ -181,8 +197,8 @@ impl Router {
         self.applied[&id]
             .iter()
             .filter_map(|apply| match apply {
-                Apply::Entry(entry) => Some(entry.data().clone()),
-                Apply::Snapshot { .. } => None,
+                Applied::Entry(entry) => Some(entry.data().clone()),
+                Applied::Snapshot { .. } => None,
             })
             .collect()
     }
@@ -529,9 +545,37 @@ impl Router {
     }
 
     fn check_apply(&mut self, id: u64, apply: &Apply) {
-        let service = self.service_index.get_mut(&id).expect("known node");
         match apply {
-            Apply::Entry(entry) => {
+            Apply::Entries(entries) => {
+                for entry in entries {
+                    self.check_apply_entry(id, entry);
+                }
+            }
+            Apply::Snapshot { index, term, data } => {
+                let service = self.service_index.get_mut(&id).expect("known node");
+                assert!(
+                    *index > *service,
+                    "n{id} installs snapshot {index} while holding {service}"
+                );
+                *service = *index;
+                assert_eq!(self.persisted[&id].snapshot_index(), *index);
+                if let Some(chosen) = self.chosen.get(index) {
+                    assert_eq!(chosen.term, *term, "snapshot disagrees with a chosen entry");
+                }
+                let applied = Applied::Snapshot {
+                    index: *index,
+                    term: *term,
+                    data: data.clone(),
+                };
+                self.applied.entry(id).or_default().push(applied);
+            }
+        }
+    }
+
+    fn check_apply_entry(&mut self, id: u64, entry: &Entry) {
+        let service = self.service_index.get_mut(&id).expect("known node");
+        {
+            {
                 assert_eq!(
                     entry.index(),
                     service.next(),
@@ -557,19 +601,9 @@ impl Router {
                 );
                 chosen.committed_by = chosen.committed_by.min(term_now);
             }
-            Apply::Snapshot { index, term, .. } => {
-                assert!(
-                    *index > *service,
-                    "n{id} installs snapshot {index} while holding {service}"
-                );
-                *service = *index;
-                assert_eq!(self.persisted[&id].snapshot_index(), *index);
-                if let Some(chosen) = self.chosen.get(index) {
-                    assert_eq!(chosen.term, *term, "snapshot disagrees with a chosen entry");
-                }
-            }
         }
-        self.applied.entry(id).or_default().push(apply.clone());
+        let applied = Applied::Entry(entry.clone());
+        self.applied.entry(id).or_default().push(applied);
     }
 
     /// After every step: the node is consistent and agrees with its persisted image.

@@ -151,11 +151,16 @@ impl Cluster {
                     Feed::Latency => 1,
                     Feed::Batched | Feed::OneByOne => (last + 1 - next).min(batch as u64),
                 };
-                let commands = self.commands.batch(next, count as usize);
                 match feed {
-                    Feed::Batched => self.pending[leader].push(Input::ProposeBatch(commands)),
+                    Feed::Batched => {
+                        let commands = self.commands.batch(next, count as usize);
+                        self.pending[leader].push(Input::ProposeBatch(commands));
+                    }
                     Feed::OneByOne | Feed::Latency => {
-                        self.pending[leader].extend(commands.into_iter().map(Input::Propose))
+                        for index in next..next + count {
+                            let command = self.commands.command(index);
+                            self.pending[leader].push(Input::Propose(command));
+                        }
                     }
                 }
                 next += count;
@@ -225,13 +230,15 @@ impl Cluster {
                     self.counters.bytes += message.encoded_len_bytes() as u64;
                     self.in_flight.push(message);
                 }
-                Action::Apply(Apply::Entry(entry)) => {
-                    self.check_apply(i, entry.index().0, entry.data())?;
-                    if self
-                        .snapshot_every
-                        .is_some_and(|every| entry.index().0 % every == 0)
-                    {
-                        snapshot_at = Some(entry.index().0);
+                Action::Apply(Apply::Entries(entries)) => {
+                    for entry in &entries {
+                        self.check_apply(i, entry.index().0, entry.data())?;
+                        if self
+                            .snapshot_every
+                            .is_some_and(|every| entry.index().0 % every == 0)
+                        {
+                            snapshot_at = Some(entry.index().0);
+                        }
                     }
                 }
                 Action::Apply(Apply::Snapshot { index, .. }) => {

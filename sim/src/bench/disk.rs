@@ -65,12 +65,16 @@ mod tests {
         let mut disk = CountingDisk::default();
         let entry = |i| Entry::new(LogIndex(i), Term(1), "x".into());
         let first = disk
-            .write(&PersistAction::Append(vec![entry(1), entry(2)]))
+            .write(&PersistAction::Append(vec![entry(1), entry(2)].into()))
             .unwrap();
         assert_eq!(first, 2 * entry_record_len(&entry(1)) as u64);
-        assert!(disk.write(&PersistAction::Append(vec![entry(4)])).is_err());
+        assert!(disk
+            .write(&PersistAction::Append(vec![entry(4)].into()))
+            .is_err());
         disk.write(&PersistAction::TruncateFrom(LogIndex(2)))
             .unwrap();
-        assert!(disk.write(&PersistAction::Append(vec![entry(2)])).is_ok());
+        assert!(disk
+            .write(&PersistAction::Append(vec![entry(2)].into()))
+            .is_ok());
     }
 }

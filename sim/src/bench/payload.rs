@@ -32,7 +32,8 @@ impl Commands {
             .collect()
     }
 
-    fn command(&mut self, index: u64) -> Bytes {
+    /// The command for `index`.
+    pub fn command(&mut self, index: u64) -> Bytes {
         if self.arena.capacity() < self.payload {
             self.arena = BytesMut::with_capacity(ARENA_BYTES.max(self.payload));
         }
@@ -58,9 +59,18 @@ fn fill(index: u64, out: &mut [u8]) {
 pub fn matches(index: u64, data: &[u8], payload: usize) -> bool {
     let pattern = index.to_le_bytes();
     let mut words = data.chunks_exact(pattern.len());
+    // Compared as numbers, not slices (a slice comparison calls memcmp, even on none).
+    let word_matches = |word: &[u8]| {
+        let mut padded = [0; 8];
+        padded[..word.len()].copy_from_slice(word);
+        let mask = u64::MAX
+            .checked_shr(64 - 8 * word.len() as u32)
+            .unwrap_or(0);
+        u64::from_le_bytes(padded) == index & mask
+    };
     data.len() == payload
-        && words.all(|word| word == pattern)
-        && words.remainder() == &pattern[..words.remainder().len()]
+        && words.all(word_matches)
+        && (words.remainder().is_empty() || word_matches(words.remainder()))
 }
 
 #[cfg(test)]

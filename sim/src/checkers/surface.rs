@@ -59,7 +59,7 @@ fn rebuild(body: &Body) -> Body {
                     .entries()
                     .iter()
                     .map(|entry| Entry::new(entry.index(), entry.term(), entry.clone().into_data()))
-                    .collect(),
+                    .collect::<raft_core::Entries>(),
                 append.leader_commit(),
             )
             .with_round(append.round()),

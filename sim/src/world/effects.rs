@@ -61,14 +61,16 @@ impl World {
                 }
             }
             Effect::Send(message) => self.send(i, &message),
-            Effect::Apply(Apply::Entry(entry)) => {
-                let (index, term) = (entry.index().0, entry.term().0);
-                self.trace.mix(&[2, index, term]);
-                self.service_index[i] = index;
-                match self.applier.on_entry(i, index, entry.data()) {
-                    Ok(Some(snapshot)) => carried.snapshot_request = Some((index, snapshot)),
-                    Ok(None) => {}
-                    Err(e) => self.fail(e),
+            Effect::Apply(Apply::Entries(entries)) => {
+                for entry in &entries {
+                    let (index, term) = (entry.index().0, entry.term().0);
+                    self.trace.mix(&[2, index, term]);
+                    self.service_index[i] = index;
+                    match self.applier.on_entry(i, index, entry.data()) {
+                        Ok(Some(snapshot)) => carried.snapshot_request = Some((index, snapshot)),
+                        Ok(None) => {}
+                        Err(e) => self.fail(e),
+                    }
                 }
             }
             Effect::Apply(Apply::Snapshot { index, term, data }) => {

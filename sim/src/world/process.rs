@@ -56,7 +56,8 @@ pub enum Effect {
     Persist(PersistAction),
     /// Send to a peer server.
     Send(Message),
-    /// A bare node hands something committed to the tester.
+    /// A bare node hands something committed to the tester: a snapshot, or one entry
+    /// (a run of several is one effect per entry, so that a crash may cut between them).
     Apply(Apply),
     /// A bare node answers a proposal.
     Proposal(Result<Proposed, ProposeError>),
@@ -129,7 +130,17 @@ impl Process {
                     ProcessInput::Raft(input) => input,
                     ProcessInput::Request { .. } => return Vec::new(),
                 };
-                node.step(input).into_iter().map(raft_effect).collect()
+                let mut effects = Vec::new();
+                for action in node.step(input) {
+                    match action {
+                        Action::Apply(Apply::Entries(run)) => effects.extend(
+                            (0..run.len())
+                                .map(|i| Effect::Apply(Apply::Entries(run.slice(i..i + 1)))),
+                        ),
+                        action => effects.push(raft_effect(action)),
+                    }
+                }
+                effects
             }
             Process::Kv(server) => {
                 let input = match input {

@@ -277,7 +277,7 @@ fn write_log(
         voted_for: image.voted_for(),
     };
     record::encode(&mut contents, &Record::Persist(hard_state));
-    let entries: Vec<_> = image.entries().iter().cloned().collect();
+    let entries: raft_core::Entries = image.entries().iter().cloned().collect();
     record::encode_append(&mut contents, &entries);
     let path = files::put_in_place(dir, &files::log_name(generation), &[&contents], fsync)?;
     let file = files::open_append(&path)?;

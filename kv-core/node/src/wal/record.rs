@@ -15,7 +15,7 @@
 
 use bytes::{Buf, Bytes};
 use prost::Message as _;
-use raft_core::{Entry, LogIndex, NodeId, PersistAction, Term};
+use raft_core::{Entries, Entry, LogIndex, NodeId, PersistAction, Term};
 
 /// The first eight bytes of every log file.
 pub const MAGIC: &[u8; 8] = b"kvnwal\x00\x01";
@@ -159,19 +159,22 @@ pub fn encode(out: &mut Vec<u8>, record: &Record) {
 /// Appends `entries` as one or more append records of about [`APPEND_RECORD_BYTES`]
 /// each, in order; returns how many. A torn tail may keep a prefix of them, which is
 /// a prefix of the entries: still a log Raft accepts (they were not acknowledged).
-pub fn encode_append(out: &mut Vec<u8>, entries: &[Entry]) -> u64 {
+pub fn encode_append(out: &mut Vec<u8>, entries: &Entries) -> u64 {
     let mut records = 0;
     let mut start = 0;
     while start < entries.len() {
         let mut end = start;
         let mut bytes = 0;
-        while end < entries.len() && (end == start || bytes < APPEND_RECORD_BYTES) {
-            bytes += entries[end].data().len();
+        while let Some(entry) = entries
+            .get(end)
+            .filter(|_| end == start || bytes < APPEND_RECORD_BYTES)
+        {
+            bytes += entry.data().len();
             end += 1;
         }
         encode(
             out,
-            &Record::Persist(PersistAction::Append(entries[start..end].to_vec())),
+            &Record::Persist(PersistAction::Append(entries.slice(start..end))),
         );
         records += 1;
         start = end;
@@ -179,7 +182,7 @@ pub fn encode_append(out: &mut Vec<u8>, entries: &[Entry]) -> u64 {
     records
 }
 
-fn encode_entries(out: &mut Vec<u8>, entries: &[Entry]) {
+fn encode_entries(out: &mut Vec<u8>, entries: &Entries) {
     AppendRecord {
         entries: entries
             .iter()
@@ -336,10 +339,13 @@ mod tests {
                 term: Term(5),
                 voted_for: None,
             }),
-            Record::Persist(PersistAction::Append(vec![
-                Entry::new(LogIndex(11), Term(4), Bytes::from_static(b"a")),
-                Entry::new(LogIndex(12), Term(5), Bytes::new()),
-            ])),
+            Record::Persist(PersistAction::Append(
+                vec![
+                    Entry::new(LogIndex(11), Term(4), Bytes::from_static(b"a")),
+                    Entry::new(LogIndex(12), Term(5), Bytes::new()),
+                ]
+                .into(),
+            )),
             Record::Persist(PersistAction::TruncateFrom(LogIndex(12))),
         ]
     }
@@ -443,7 +449,7 @@ mod tests {
     #[test]
     fn a_large_append_is_split_into_records_that_decode_to_the_same_entries() {
         let big = Bytes::from(vec![b'x'; 3 << 20]);
-        let entries: Vec<Entry> = (1..=7)
+        let entries: Entries = (1..=7)
             .map(|i| Entry::new(LogIndex(i), Term(1), big.clone()))
             .collect();
         let mut out = MAGIC.to_vec();
@@ -458,10 +464,10 @@ mod tests {
                 panic!("not an append")
             };
             assert!(part.len() <= 3);
-            decoded.extend(part);
+            decoded.extend(part.to_vec());
         }
-        assert_eq!(decoded, entries);
-        assert_eq!(encode_append(&mut Vec::new(), &[]), 0);
+        assert_eq!(decoded, entries.to_vec());
+        assert_eq!(encode_append(&mut Vec::new(), &Entries::new()), 0);
     }
 
     #[test]

@@ -1,0 +1,375 @@
+//! Runs of log entries shared by the log, the persist actions, the messages and the
+//! applies: handing a run of 256 entries on costs one refcount, not one per entry.
+//!
+//! An [`Entries`] is a range of a shared chunk of one of two kinds:
+//!
+//! - a *fixed* chunk (`Arc<Vec<Entry>>`), made whole from a batch: a leader's large
+//!   proposal batch, a decoded or restored log; while nobody else holds it, it grows in
+//!   place (a message being decoded);
+//! - a chunk of write-once *slots* ([`OnceLock`]) with room after its entries: whoever
+//!   holds the range that ends at the first free slot may go on filling the slots after
+//!   it, so that small proposals (one-by-one `Propose`s) land in one chunk and leave as
+//!   one run. Whoever holds a range sees entries that never change; a second writer (a
+//!   clone of the node, or a follower holding the leader's run in the same process) finds
+//!   the slot taken and starts a chunk of its own, so a range only ever covers entries
+//!   its holder agreed to.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+
+use crate::message::Entry;
+
+/// The shared storage runs are cut from.
+#[derive(Clone)]
+enum Chunk {
+    Fixed(Arc<Vec<Entry>>),
+    Slots(Arc<[OnceLock<Entry>]>),
+}
+
+impl Chunk {
+    fn capacity(&self) -> usize {
+        match self {
+            Chunk::Fixed(entries) => entries.len(),
+            Chunk::Slots(slots) => slots.len(),
+        }
+    }
+
+    fn same(&self, other: &Chunk) -> bool {
+        match (self, other) {
+            (Chunk::Fixed(a), Chunk::Fixed(b)) => Arc::ptr_eq(a, b),
+            (Chunk::Slots(a), Chunk::Slots(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// A run of consecutive log entries, cheap to clone (one refcount) and to cut
+/// ([`Entries::slice`]). Build one from a `Vec<Entry>` or an iterator of entries; read it
+/// with [`Entries::iter`], [`Entries::get`], [`Entries::first`] and [`Entries::last`].
+#[derive(Clone, Default)]
+pub struct Entries {
+    chunk: Option<Chunk>,
+    start: usize,
+    end: usize,
+}
+
+impl Entries {
+    /// No entries (allocates nothing).
+    pub fn new() -> Entries {
+        Entries::default()
+    }
+
+    /// No entries yet, with room for `capacity` pushed in place.
+    pub fn with_capacity(capacity: usize) -> Entries {
+        Entries::with_spare(std::iter::empty(), capacity)
+    }
+
+    /// `entries` as a run in a fresh chunk with room for `spare` more pushed in place
+    /// (a fixed chunk if there is to be no room).
+    pub(crate) fn with_spare(
+        entries: impl ExactSizeIterator<Item = Entry>,
+        spare: usize,
+    ) -> Entries {
+        let len = entries.len();
+        let chunk = if spare == 0 {
+            Chunk::Fixed(Arc::new(entries.collect()))
+        } else {
+            let slots = entries
+                .map(OnceLock::from)
+                .chain(std::iter::repeat_with(OnceLock::new).take(spare))
+                .collect();
+            Chunk::Slots(slots)
+        };
+        if chunk.capacity() == 0 {
+            return Entries::new();
+        }
+        Entries {
+            chunk: Some(chunk),
+            start: 0,
+            end: len,
+        }
+    }
+
+    /// How many entries the run holds.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether the run holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> Iter<'_> {
+        let inner = match &self.chunk {
+            Some(Chunk::Fixed(entries)) => Inner::Fixed(entries[self.start..self.end].iter()),
+            Some(Chunk::Slots(slots)) => Inner::Slots(slots[self.start..self.end].iter()),
+            None => Inner::Fixed([].iter()),
+        };
+        Iter { inner }
+    }
+
+    /// The entry at `position` within the run.
+    pub fn get(&self, position: usize) -> Option<&Entry> {
+        if position >= self.len() {
+            return None;
+        }
+        let at = self.start + position;
+        match &self.chunk {
+            Some(Chunk::Fixed(entries)) => entries.get(at),
+            Some(Chunk::Slots(slots)) => slots.get(at).and_then(OnceLock::get),
+            None => None,
+        }
+    }
+
+    /// The first entry.
+    pub fn first(&self) -> Option<&Entry> {
+        self.get(0)
+    }
+
+    /// The last entry.
+    pub fn last(&self) -> Option<&Entry> {
+        self.get(self.len().checked_sub(1)?)
+    }
+
+    /// The entries, cloned into a `Vec`.
+    pub fn to_vec(&self) -> Vec<Entry> {
+        self.iter().cloned().collect()
+    }
+
+    /// The entries at `range` (positions within the run, clamped to it), sharing the
+    /// same chunk.
+    #[must_use]
+    pub fn slice(&self, range: Range<usize>) -> Entries {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        Entries {
+            chunk: self.chunk.clone(),
+            start: self.start + start,
+            end: self.start + end,
+        }
+    }
+
+    /// Drops the first `count` entries (all, if fewer).
+    pub fn skip_front(&mut self, count: usize) {
+        self.start += count.min(self.len());
+    }
+
+    /// Keeps the first `len` entries.
+    pub fn truncate(&mut self, len: usize) {
+        self.end = self.start + len.min(self.len());
+    }
+
+    /// How many more entries fit in place after the run (0 in a fixed chunk; in a chunk
+    /// of slots shared with runs past this one, [`Entries::try_push`] finds out).
+    pub(crate) fn room(&self) -> usize {
+        match &self.chunk {
+            Some(Chunk::Slots(slots)) => slots.len() - self.end,
+            Some(Chunk::Fixed(_)) | None => 0,
+        }
+    }
+
+    /// Appends `entry` in place if the chunk's next slot is free (or the run alone holds
+    /// its fixed chunk and ends it); gives it back if not.
+    pub(crate) fn try_push(&mut self, entry: Entry) -> Result<(), Entry> {
+        let slots = match &mut self.chunk {
+            Some(Chunk::Slots(slots)) => slots,
+            Some(Chunk::Fixed(entries)) => {
+                return match Arc::get_mut(entries) {
+                    Some(entries) if entries.len() == self.end => {
+                        entries.push(entry);
+                        self.end += 1;
+                        Ok(())
+                    }
+                    _ => Err(entry),
+                };
+            }
+            None => return Err(entry),
+        };
+        let Some(slot) = slots.get(self.end) else {
+            return Err(entry);
+        };
+        slot.set(entry)?;
+        self.end += 1;
+        Ok(())
+    }
+
+    /// Appends `entry`, moving the run to a larger chunk if the next slot is not free
+    /// (moving the entries if nobody else holds the chunk, cloning them if someone does).
+    pub fn push(&mut self, entry: Entry) {
+        let Err(entry) = self.try_push(entry) else {
+            return;
+        };
+        if self.chunk.is_none() {
+            *self = vec![entry].into();
+            return;
+        }
+        let mut old = std::mem::take(self);
+        let (start, end) = (old.start, old.end);
+        let spare = (old.len() + 1).max(4);
+        let unique = match old.chunk.as_mut() {
+            Some(Chunk::Slots(slots)) => Arc::get_mut(slots),
+            _ => None,
+        };
+        let moved: Vec<Entry> = match unique {
+            Some(slots) => slots[start..end]
+                .iter_mut()
+                .filter_map(OnceLock::take)
+                .collect(),
+            None => old.to_vec(),
+        };
+        *self = Entries::with_spare(moved.into_iter(), spare);
+        if let Err(entry) = self.try_push(entry) {
+            // Unreachable (a fresh chunk of slots has room); stay correct anyway.
+            let mut all = self.to_vec();
+            all.push(entry);
+            *self = all.into();
+        }
+    }
+
+    /// Whether `next` continues this run in the same chunk (so the two can be one run).
+    pub(crate) fn is_continued_by(&self, next: &Entries) -> bool {
+        match (&self.chunk, &next.chunk) {
+            (Some(a), Some(b)) => a.same(b) && self.end == next.start,
+            _ => false,
+        }
+    }
+
+    /// Extends this run by `count` entries of its chunk (the caller checked
+    /// [`Entries::is_continued_by`]).
+    pub(crate) fn extend_by(&mut self, count: usize) {
+        self.end += count;
+    }
+}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Entries {
+    fn eq(&self, other: &Entries) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl From<Vec<Entry>> for Entries {
+    fn from(entries: Vec<Entry>) -> Entries {
+        Entries::with_spare(entries.into_iter(), 0)
+    }
+}
+
+impl FromIterator<Entry> for Entries {
+    fn from_iter<I: IntoIterator<Item = Entry>>(entries: I) -> Entries {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        entries.into()
+    }
+}
+
+impl<'a> IntoIterator for &'a Entries {
+    type Item = &'a Entry;
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The entries of an [`Entries`], in order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    inner: Inner<'a>,
+}
+
+#[derive(Clone, Debug)]
+enum Inner<'a> {
+    Fixed(std::slice::Iter<'a, Entry>),
+    Slots(std::slice::Iter<'a, OnceLock<Entry>>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a Entry;
+
+    fn next(&mut self) -> Option<&'a Entry> {
+        match &mut self.inner {
+            Inner::Fixed(entries) => entries.next(),
+            Inner::Slots(slots) => slots.next().and_then(OnceLock::get),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.inner {
+            Inner::Fixed(entries) => entries.size_hint(),
+            Inner::Slots(slots) => slots.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            Inner::Fixed(entries) => entries.next_back(),
+            Inner::Slots(slots) => slots.next_back().and_then(OnceLock::get),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{LogIndex, Term};
+
+    fn entry(index: u64) -> Entry {
+        Entry::new(
+            LogIndex(index),
+            Term(1),
+            bytes::Bytes::from(vec![index as u8]),
+        )
+    }
+
+    #[test]
+    fn runs_share_a_chunk_and_a_second_writer_moves_on() {
+        let mut run = Entries::with_capacity(4);
+        run.push(entry(1));
+        run.push(entry(2));
+        let mut other = run.clone();
+        run.push(entry(3));
+        // The clone's next slot is taken: it moves to a chunk of its own.
+        other.push(entry(30));
+        assert_eq!(
+            run.iter().map(|e| e.index().0).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(other.last().map(|e| e.index().0), Some(30));
+        assert!(!run.is_continued_by(&other));
+        // Past the capacity the run grows into a fresh chunk.
+        run.push(entry(4));
+        run.push(entry(5));
+        assert_eq!(run.len(), 5);
+        assert_eq!(run.slice(1..3), Entries::from(vec![entry(2), entry(3)]));
+        let mut tail = run.slice(3..99);
+        assert_eq!(tail.len(), 2);
+        tail.skip_front(1);
+        assert_eq!(tail.first(), Some(&entry(5)));
+        tail.truncate(0);
+        assert!(tail.is_empty() && tail.first().is_none());
+        // A fixed chunk has no room: a push moves the run to slots.
+        let mut fixed = Entries::from(vec![entry(1), entry(2)]);
+        assert_eq!(fixed.room(), 0);
+        let shared = fixed.clone();
+        fixed.push(entry(3));
+        assert_eq!(fixed.len(), 3);
+        assert_eq!(shared.len(), 2);
+        assert!(fixed.room() > 0);
+        let mut decoded = Entries::new();
+        for i in 1..=100 {
+            decoded.push(entry(i));
+        }
+        assert!(decoded.iter().map(|e| e.index().0).eq(1..=100));
+    }
+}
