@@ -1,18 +1,19 @@
 //! The simulated cluster: servers (a process and its persister each: a bare Raft node or
-//! a KV server, see [`process`]), the clerks beside them ([`clients`]), the event queue in
-//! simulated time, and the driver that carries out every effect a process returns, in
-//! order, with the checkers watching every step and every send (of a bare node and of
-//! the node inside a KV server alike), and the storm caps on every run.
+//! a KV server, see [`process`]), the clerks beside them (`clients`), the tester's
+//! proposals and reads (`requests`), the event queue in simulated time, and the driver
+//! that carries out every effect a process returns, in order, with the checkers watching
+//! every step and every send (of a bare node and of the node inside a KV server alike),
+//! and the storm caps on every run.
 
 mod clients;
 mod effects;
 pub mod process;
+mod requests;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::task::Waker;
 
-use bytes::Bytes;
 use raft_core::{Config, Input, Message, Node, NodeId, PersistedState};
 
 use crate::applier::Applier;
@@ -756,29 +757,6 @@ impl World {
     /// Whether server `i` is running.
     pub fn is_alive(&self, i: usize) -> bool {
         self.servers[i].process.is_some()
-    }
-
-    /// Asks server `i`'s bare node for a ReadIndex read under a fresh context, which it
-    /// returns (the answer, perhaps many steps later: [`World::read_answer`]).
-    pub fn read_index(&mut self, i: usize) -> u64 {
-        let context = self.reads.next_context();
-        self.step(i, Input::ReadIndex { context });
-        context
-    }
-
-    /// The answer to a read asked through [`World::read_index`]: `None` while unanswered
-    /// (or lost with a crash), `Some(None)` if refused, `Some(Some(index))` if answered.
-    pub fn read_answer(&self, context: u64) -> Option<Option<u64>> {
-        self.reads.answer(context)
-    }
-
-    /// Proposes `command` at server `i`: the lab's Start. Returns (index, term) if the
-    /// server is alive and leads.
-    pub fn propose(&mut self, i: usize, command: Bytes) -> Option<(u64, u64)> {
-        match self.step(i, Input::Propose(command))? {
-            Ok(proposed) => Some((proposed.index.0, proposed.term.0)),
-            Err(_) => None,
-        }
     }
 }
 
