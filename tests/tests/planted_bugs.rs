@@ -83,3 +83,56 @@ fn a_message_storm_fails_fast_with_a_clear_reason() {
     let found = first_swarm_failure(1, 5, 1, &plant).expect("the storm bug fails within 5 seeds");
     assert!(found.error.contains("storm cap"), "{}", found.error);
 }
+
+/// `raftlab run` under a storm-inducing bug: every scenario stops at its first failing
+/// seed (what ran is a small part of the catalog, and the first failure of each scenario
+/// does not depend on the thread count); with `--no-fail-fast` every seed runs.
+#[test]
+fn a_failing_catalog_run_stops_each_scenario_at_its_first_failing_seed() {
+    use sim::cli::{run_many, RunArgs};
+    let setup = RaftSetup {
+        bugs: BugSet::of(Bug::BroadcastOnEveryReply),
+        ..RaftSetup::default()
+    };
+    let scenarios: Vec<sim::Scenario> = ["initial-election", "basic-agree", "figure8"]
+        .iter()
+        .map(|id| sim::find(id).expect("a catalog id"))
+        .collect();
+    let first_failures = |jobs: usize| {
+        let run = RunArgs {
+            seed: 1,
+            seeds: 40,
+            json: false,
+            jobs: Some(jobs),
+            fail_fast: true,
+        };
+        let ran = run_many(&scenarios, &run, &setup, |_, _| {});
+        assert!(
+            ran.skipped >= 3 * 40 - 3 * jobs,
+            "{} runs skipped with {jobs} jobs",
+            ran.skipped
+        );
+        assert_eq!(ran.results.len() + ran.skipped, 3 * 40);
+        scenarios
+            .iter()
+            .map(|s| {
+                ran.results
+                    .iter()
+                    .filter(|(r, _)| r.id == s.id && !r.ok)
+                    .map(|(r, _)| r.seed)
+                    .min()
+                    .unwrap_or_else(|| panic!("{} did not fail", s.id))
+            })
+            .collect::<Vec<u64>>()
+    };
+    assert_eq!(first_failures(1), first_failures(2));
+    let all = RunArgs {
+        seed: 1,
+        seeds: 3,
+        json: false,
+        jobs: Some(2),
+        fail_fast: false,
+    };
+    let ran = run_many(&scenarios, &all, &setup, |_, _| {});
+    assert_eq!((ran.results.len(), ran.skipped), (9, 0));
+}

@@ -22,7 +22,7 @@ mod output;
 mod planted;
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +60,10 @@ enum Command {
         /// Worker threads (each run stays deterministic); defaults to the core count.
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run every seed of a scenario even after one of its seeds failed (by default a
+        /// scenario stops at its first failing seed; the others go on).
+        #[arg(long)]
+        no_fail_fast: bool,
         #[command(flatten)]
         planted: Planted,
         /// How the KV scenarios' servers serve Gets: `read-index` (the default) or `log`
@@ -111,7 +115,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        None => run_command(&catalog(), 1, 1, false, None, &Planted::default()),
+        None => run_command(&catalog(), &RunArgs::default(), &Planted::default()),
         Some(Command::List) => {
             output::print_list(&catalog());
             ExitCode::SUCCESS
@@ -122,6 +126,7 @@ pub fn main() -> ExitCode {
             seeds,
             json,
             jobs,
+            no_fail_fast,
             planted,
             read_mode,
         }) => match select(&targets) {
@@ -131,7 +136,14 @@ pub fn main() -> ExitCode {
                     .into_iter()
                     .map(|s| s.with_read_mode(mode))
                     .collect();
-                run_command(&scenarios, seed, seeds, json, jobs, &planted)
+                let run = RunArgs {
+                    seed,
+                    seeds,
+                    json,
+                    jobs,
+                    fail_fast: !no_fail_fast,
+                };
+                run_command(&scenarios, &run, &planted)
             }
             Err(message) => usage_error(&message),
         },
@@ -238,37 +250,85 @@ pub fn select(targets: &[String]) -> Result<Vec<Scenario>, String> {
         .collect())
 }
 
+/// What `raftlab run` was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunArgs {
+    /// The first seed.
+    pub seed: u64,
+    /// How many seeds.
+    pub seeds: u64,
+    /// JSON lines instead of the table.
+    pub json: bool,
+    /// Worker threads (the core count when `None`).
+    pub jobs: Option<usize>,
+    /// A scenario stops at its first failing seed.
+    pub fail_fast: bool,
+}
+
+impl Default for RunArgs {
+    /// `cargo run --release`: every scenario once, seed 1.
+    fn default() -> RunArgs {
+        RunArgs {
+            seed: 1,
+            seeds: 1,
+            json: false,
+            jobs: None,
+            fail_fast: true,
+        }
+    }
+}
+
+/// What [`run_many`] ran.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// Every report with its wall ms, in (scenario, seed) order.
+    pub results: Vec<(RunReport, f64)>,
+    /// Runs not started because their scenario had already failed at a smaller seed.
+    pub skipped: usize,
+}
+
 /// Runs every (scenario, seed) pair on `jobs` threads with the nodes set up as `setup`
 /// says, calling `on_done` with each report (and its wall ms) as soon as its run ends;
-/// the results come back in order.
+/// the results come back in order. With `fail_fast`, a run is not started once its
+/// scenario failed at a smaller seed, so every seed below a scenario's first failure ran
+/// and that first failure is the same whatever the thread count (a storm-inducing bug
+/// costs a scenario one failing run, not hundreds).
 pub fn run_many(
     scenarios: &[Scenario],
-    first_seed: u64,
-    seeds: u64,
-    jobs: Option<usize>,
+    run: &RunArgs,
     setup: &RaftSetup,
     on_done: impl Fn(&RunReport, f64) + Sync,
-) -> Vec<(RunReport, f64)> {
-    let work: Vec<(Scenario, u64)> = scenarios
-        .iter()
-        .flat_map(|s| (0..seeds).map(move |k| (*s, first_seed + k)))
+) -> Ran {
+    let (first_seed, seeds) = (run.seed, run.seeds);
+    let work: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|s| (0..seeds).map(move |k| (s, first_seed + k)))
         .collect();
-    let jobs = jobs
+    let jobs = run
+        .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, work.len().max(1));
     let next = AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
+    let first_failed: Vec<AtomicU64> = scenarios.iter().map(|_| AtomicU64::new(u64::MAX)).collect();
     let results: Mutex<Vec<Option<(RunReport, f64)>>> = Mutex::new(vec![None; work.len()]);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((scenario, seed)) = work.get(i) else {
+                let Some(&(s, seed)) = work.get(i) else {
                     break;
                 };
+                if run.fail_fast && first_failed[s].load(Ordering::Relaxed) < seed {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
                 let wall_started = std::time::Instant::now();
-                let report = run_with(scenario, *seed, false, setup);
+                let report = run_with(&scenarios[s], seed, false, setup);
                 let wall_ms = wall_started.elapsed().as_secs_f64() * 1000.0;
+                if !report.ok {
+                    first_failed[s].fetch_min(seed, Ordering::Relaxed);
+                }
                 on_done(&report, wall_ms);
                 if let Ok(mut results) = results.lock() {
                     results[i] = Some((report, wall_ms));
@@ -276,23 +336,19 @@ pub fn run_many(
             });
         }
     });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect()
+    Ran {
+        results: results
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect(),
+        skipped: skipped.into_inner(),
+    }
 }
 
-fn run_command(
-    scenarios: &[Scenario],
-    seed: u64,
-    seeds: u64,
-    json: bool,
-    jobs: Option<usize>,
-    planted: &Planted,
-) -> ExitCode {
-    if seeds == 0 {
+fn run_command(scenarios: &[Scenario], run: &RunArgs, planted: &Planted) -> ExitCode {
+    if run.seeds == 0 {
         return usage_error("--seeds must be at least 1");
     }
     let mut setup = RaftSetup::default();
@@ -300,7 +356,7 @@ fn run_command(
     #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
     let wall_started = std::time::Instant::now();
     let on_done = |report: &RunReport, wall_ms: f64| {
-        if json {
+        if run.json {
             outln!("{}", output::json_line(report, wall_ms));
         }
         if !report.ok {
@@ -314,14 +370,28 @@ fn run_command(
             );
         }
     };
-    let results = run_many(scenarios, seed, seeds, jobs, &setup, on_done);
+    let ran = run_many(scenarios, run, &setup, on_done);
     let wall_s = wall_started.elapsed().as_secs_f64();
+    let results = &ran.results;
     let failed = results.iter().filter(|(r, _)| !r.ok).count();
-    if !json {
-        output::print_table(&results, seeds, wall_s);
+    if !run.json {
+        output::print_table(scenarios, results, wall_s);
     }
     if failed > 0 {
-        eprintln!("{failed} of {} runs failed", results.len());
+        let ids = scenarios
+            .iter()
+            .filter(|s| results.iter().any(|(r, _)| !r.ok && r.id == s.id))
+            .count();
+        eprintln!(
+            "{failed} of {} runs failed ({ids} scenarios)",
+            results.len()
+        );
+        if ran.skipped > 0 {
+            eprintln!(
+                "{} runs not started: a failed scenario stops at its first failing seed (--no-fail-fast runs every seed)",
+                ran.skipped
+            );
+        }
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

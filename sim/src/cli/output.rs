@@ -51,8 +51,9 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
     .to_string()
 }
 
-/// The lab tester's table (one row per run, or per scenario summed over seeds), then totals.
-pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
+/// The lab tester's table (one row per scenario, summed over the seeds it ran, in the
+/// order of `scenarios`), then totals.
+pub fn print_table(scenarios: &[Scenario], results: &[(RunReport, f64)], wall_s: f64) {
     outln!(
         "{:<WIDTH$} {:>4} {:>6} {:>9} {:>5} {:>8} {:>11} {:>7} {:>7} {:>9}  result",
         "id",
@@ -67,17 +68,27 @@ pub fn print_table(results: &[(RunReport, f64)], seeds: u64, wall_s: f64) {
         "wall ms"
     );
     let mut total_sim_ms = 0;
-    for chunk in results.chunks(seeds.max(1) as usize) {
-        let first = &chunk[0].0;
+    for scenario in scenarios {
+        let chunk: Vec<&(RunReport, f64)> = results
+            .iter()
+            .filter(|(r, _)| r.id == scenario.id)
+            .collect();
+        let Some((first, _)) = chunk.first() else {
+            continue;
+        };
         let sum = |f: fn(&RunReport) -> u64| chunk.iter().map(|(r, _)| f(r)).sum::<u64>();
         let sim_ms = sum(|r| r.sim_ms);
         total_sim_ms += sim_ms;
         let wall_ms: f64 = chunk.iter().map(|(_, w)| w).sum();
         let failed = chunk.iter().filter(|(r, _)| !r.ok).count();
-        let result = if failed == 0 {
-            "ok".to_string()
-        } else {
-            format!("{failed} FAILED")
+        let first_failure = chunk
+            .iter()
+            .filter(|(r, _)| !r.ok)
+            .map(|(r, _)| r.seed)
+            .min();
+        let result = match first_failure {
+            None => "ok".to_string(),
+            Some(seed) => format!("{failed} FAILED (first at seed {seed})"),
         };
         outln!(
             "{:<WIDTH$} {:>4} {:>6} {:>9.1} {:>5} {:>8} {:>11} {:>7} {:>7} {:>9.1}  {result}",
