@@ -52,6 +52,9 @@ pub struct RaftSetup {
     pub check_quorum: bool,
     /// Whether elections start with a pre-vote round (the catalog keeps it on).
     pub pre_vote: bool,
+    /// Whether a new leader appends an empty entry of its term at once (KV servers'
+    /// nodes always do; the lab's Raft scenarios count indexes without it).
+    pub no_op_on_election: bool,
     /// TEST ONLY: the bugs planted in every node.
     #[cfg(feature = "test-hooks")]
     pub bugs: raft_core::BugSet,
@@ -66,6 +69,7 @@ impl Default for RaftSetup {
             max_message_bytes: 64 * 1024,
             check_quorum: true,
             pre_vote: true,
+            no_op_on_election: false,
             #[cfg(feature = "test-hooks")]
             bugs: raft_core::BugSet::NONE,
         }
@@ -659,7 +663,9 @@ impl World {
             .pre_vote(self.setup.pre_vote)
             .check_quorum(self.setup.check_quorum)
             // KV servers serve ReadIndex Gets: a new leader must learn its commit index.
-            .no_op_on_election(matches!(self.service, Service::Kv(_)))
+            .no_op_on_election(
+                self.setup.no_op_on_election || matches!(self.service, Service::Kv(_)),
+            )
             .seed(Stream::new(self.seed, &format!("node-{i}-{incarnation}")).next_u64());
         #[cfg(feature = "test-hooks")]
         let config = config.bugs(self.setup.bugs);

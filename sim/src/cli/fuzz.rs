@@ -58,6 +58,12 @@ pub struct ScheduleArgs {
     /// Whether the nodes run pre-vote.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub pre_vote: bool,
+    /// Whether the nodes run CheckQuorum.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub check_quorum: bool,
+    /// Whether a new leader appends an empty entry of its term at once.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    pub no_op_on_election: bool,
     /// Payload bytes per AppendEntries.
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_message_bytes: usize,
@@ -226,6 +232,8 @@ pub fn schedule(args: &ScheduleArgs) -> ExitCode {
     spec.snapshot_interval = args.snapshot_interval;
     spec.survives_sender_crash_per_mille = args.survives_crash.min(1000);
     spec.setup.pre_vote = args.pre_vote;
+    spec.setup.check_quorum = args.check_quorum;
+    spec.setup.no_op_on_election = args.no_op_on_election;
     spec.setup.max_message_bytes = args.max_message_bytes.max(1);
     args.planted.plant(&mut spec.setup);
     outln!(
