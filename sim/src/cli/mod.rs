@@ -355,22 +355,25 @@ fn run_command(scenarios: &[Scenario], run: &RunArgs, planted: &Planted) -> Exit
     planted.plant(&mut setup);
     #[allow(clippy::disallowed_methods)] // wall time is reported, never decides
     let wall_started = std::time::Instant::now();
+    let total = scenarios.len() as u64 * run.seeds;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs  {per_sec}  {msg}  eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let failures = AtomicUsize::new(0);
     let on_done = |report: &RunReport, wall_ms: f64| {
-        if run.json {
-            outln!("{}", output::json_line(report, wall_ms));
-        }
+        bar.inc(1);
         if !report.ok {
-            let replay =
-                planted.replay_command(&format!("replay {} --seed {}", report.id, report.seed));
-            eprintln!(
-                "FAILED {} seed {}: {}\n  replay: {replay}",
-                report.id,
-                report.seed,
-                report.error.as_deref().unwrap_or("?"),
-            );
+            let failed = failures.fetch_add(1, Ordering::Relaxed) + 1;
+            bar.set_message(format!("{failed} failed"));
         }
+        bar.suspend(|| print_run(report, wall_ms, run.json, planted));
     };
     let ran = run_many(scenarios, run, &setup, on_done);
+    bar.finish_and_clear();
     let wall_s = wall_started.elapsed().as_secs_f64();
     let results = &ran.results;
     let failed = results.iter().filter(|(r, _)| !r.ok).count();
@@ -395,6 +398,23 @@ fn run_command(scenarios: &[Scenario], run: &RunArgs, planted: &Planted) -> Exit
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One run's JSON line (with `json`) and, for a failure, its error and replay command.
+fn print_run(report: &RunReport, wall_ms: f64, json: bool, planted: &Planted) {
+    if json {
+        outln!("{}", output::json_line(report, wall_ms));
+    }
+    if !report.ok {
+        let replay =
+            planted.replay_command(&format!("replay {} --seed {}", report.id, report.seed));
+        eprintln!(
+            "FAILED {} seed {}: {}\n  replay: {replay}",
+            report.id,
+            report.seed,
+            report.error.as_deref().unwrap_or("?"),
+        );
     }
 }
 
