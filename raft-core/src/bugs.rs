@@ -51,6 +51,11 @@ pub enum Bug {
     /// Fast backup: the follower reports the first index of its conflicting term one too
     /// high.
     BackupHintOffByOne,
+    /// Fast backup: the leader retries a rejecting follower from the start of its log
+    /// (next index 1, or just past what the follower acknowledged), whatever the
+    /// follower's conflicting term says: correct, but it resends entries the follower
+    /// holds.
+    BackupFromStart,
     /// ReadIndex (thesis §6.4): the leader answers a read at once with its commit
     /// index, without a heartbeat round proving that it still leads.
     ReadWithoutRound,
@@ -61,7 +66,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every switch, in the order of the switch table.
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 18] = [
         Bug::Figure8Commit,
         Bug::MajorityOffByOne,
         Bug::VoteWithoutLogCheck,
@@ -77,6 +82,7 @@ impl Bug {
         Bug::BroadcastOnEveryReply,
         Bug::VoteKeepsTimer,
         Bug::BackupHintOffByOne,
+        Bug::BackupFromStart,
         Bug::ReadWithoutRound,
         Bug::ReadBeforeTermCommit,
     ];
@@ -99,6 +105,7 @@ impl Bug {
             Bug::BroadcastOnEveryReply => "broadcast-on-every-reply",
             Bug::VoteKeepsTimer => "vote-keeps-timer",
             Bug::BackupHintOffByOne => "backup-hint-off-by-one",
+            Bug::BackupFromStart => "backup-from-start",
             Bug::ReadWithoutRound => "read-without-round",
             Bug::ReadBeforeTermCommit => "read-before-term-commit",
         }
@@ -117,7 +124,7 @@ impl Bug {
             Bug::StepDownKeepsLeading => "step-down",
             Bug::MatchFromNextIndex | Bug::BroadcastOnEveryReply => "progress tracking",
             Bug::VoteKeepsTimer => "timers",
-            Bug::BackupHintOffByOne => "fast backup",
+            Bug::BackupHintOffByOne | Bug::BackupFromStart => "fast backup",
             Bug::ReadWithoutRound | Bug::ReadBeforeTermCommit => "reads",
         }
     }

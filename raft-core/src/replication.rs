@@ -229,6 +229,9 @@ impl Node {
     /// conflicting term if we have that term, else the first index the follower holds
     /// for it (or its log length when its log was too short).
     fn backup_hint(&self, reply: &AppendEntriesReply) -> LogIndex {
+        if planted!(self.config, BackupFromStart) {
+            return LogIndex(1);
+        }
         let conflict_index = LogIndex(reply.conflict_index.max(1));
         if reply.conflict_term == 0 {
             return conflict_index;

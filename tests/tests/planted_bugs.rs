@@ -23,7 +23,7 @@ fn expected_checker(bug: Bug) -> Option<&'static str> {
         Bug::VoteKeepsTimer => Some("election timer"),
         Bug::BroadcastOnEveryReply => Some("storm cap"),
         Bug::StepDownKeepsLeading => Some("election safety"),
-        Bug::BackupHintOffByOne => Some("fast-backup bound"),
+        Bug::BackupHintOffByOne | Bug::BackupFromStart => Some("fast-backup bound"),
         Bug::ReadWithoutRound | Bug::ReadBeforeTermCommit => Some("read freshness"),
         _ => None,
     }

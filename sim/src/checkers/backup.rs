@@ -100,7 +100,9 @@ impl BackupChecker {
                     // when that was compacted): no probe.
                     return Ok(());
                 }
-                if append.prev_log_index() == leader.snapshot_index() {
+                if append.prev_log_index() == leader.snapshot_index()
+                    && leader.snapshot_index() > LogIndex::ZERO
+                {
                     // The leader probes its snapshot point, whose term it knows: the
                     // follower may have compacted up to there since the episode began
                     // (its first index of a term moves up), and the alternative is the
