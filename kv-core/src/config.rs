@@ -64,12 +64,14 @@ pub struct KvConfig {
     max_key_bytes: usize,
     max_value_bytes: usize,
     read_mode: ReadMode,
+    report_applied: bool,
     #[cfg(feature = "test-hooks")]
     bugs: crate::bugs::KvBugs,
 }
 
 /// The builder for [`KvConfig`]. Defaults: no snapshots, keys up to 4 KiB, values up to
-/// 1 MiB, Gets through ReadIndex.
+/// 1 MiB, Gets through ReadIndex, an [`Applied`](crate::ServerAction::Applied) report for
+/// every index applied.
 #[derive(Clone, Debug)]
 pub struct KvConfigBuilder(KvConfig);
 
@@ -100,6 +102,18 @@ impl KvConfigBuilder {
     #[must_use]
     pub fn read_mode(mut self, mode: ReadMode) -> Self {
         self.0.read_mode = mode;
+        self
+    }
+
+    /// Whether the server reports every index it applies as a
+    /// [`ServerAction::Applied`](crate::ServerAction::Applied) with the state digest
+    /// there (the default: checkers compare the digests across servers). For that it
+    /// keeps a running digest, which costs a hash of every written value. Off, it
+    /// reports nothing, keeps no running digest, and
+    /// [`KvServer::digest`](crate::KvServer::digest) hashes the whole state when asked.
+    #[must_use]
+    pub fn report_applied(mut self, report: bool) -> Self {
+        self.0.report_applied = report;
         self
     }
 
@@ -149,6 +163,7 @@ impl Default for KvConfig {
             max_key_bytes: 4 << 10,
             max_value_bytes: 1 << 20,
             read_mode: ReadMode::ReadIndex,
+            report_applied: true,
             #[cfg(feature = "test-hooks")]
             bugs: crate::bugs::KvBugs::NONE,
         }
@@ -179,6 +194,11 @@ impl KvConfig {
     /// How Gets are served.
     pub fn read_mode(&self) -> ReadMode {
         self.read_mode
+    }
+
+    /// Whether the server reports every apply (see [`KvConfigBuilder::report_applied`]).
+    pub fn reports_applied(&self) -> bool {
+        self.report_applied
     }
 
     /// Whether planted bug `bug` is switched on (the constant false without the

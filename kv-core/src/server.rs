@@ -192,6 +192,11 @@ impl KvServer {
         applied: LogIndex,
         applied_term: Term,
     ) -> KvServer {
+        let state = if config.reports_applied() {
+            state
+        } else {
+            state.without_running_digest()
+        };
         KvServer {
             config,
             node,
@@ -583,7 +588,11 @@ impl KvServer {
         }
         match snapshot::decode(data, index) {
             Ok(state) => {
-                self.state = state;
+                self.state = if self.config.reports_applied() {
+                    state
+                } else {
+                    state.without_running_digest()
+                };
                 self.applied = index;
                 self.applied_term = term;
                 let leader_hint = self.node.leader_hint();
@@ -672,6 +681,9 @@ impl KvServer {
     }
 
     fn report_applied(&mut self, source: AppliedSource) {
+        if !self.config.reports_applied() {
+            return;
+        }
         self.actions.push(ServerAction::Applied(Applied {
             index: self.applied,
             term: self.applied_term,
@@ -705,7 +717,8 @@ impl KvServer {
         self.applied_term
     }
 
-    /// The digest of the state at [`KvServer::applied_index`].
+    /// The digest of the state at [`KvServer::applied_index`] (O(state) for a server
+    /// configured without [`KvConfigBuilder::report_applied`](crate::KvConfigBuilder::report_applied)).
     pub fn digest(&self) -> StateDigest {
         self.state.digest()
     }
@@ -766,7 +779,7 @@ impl KvServer {
                 self.node.applied_index()
             ));
         }
-        if self.state.digest() != self.state.recompute_digest() {
+        if self.state.has_running_digest() && self.state.digest() != self.state.recompute_digest() {
             return Err("the running digest differs from the digest of the state".into());
         }
         if let Some(first) = self.waiting.first_index() {

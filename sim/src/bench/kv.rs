@@ -49,6 +49,9 @@ pub struct KvBenchParams {
     pub read_mode: ReadMode,
     /// The servers' `max_raft_state` (snapshots), or none.
     pub max_raft_state: Option<usize>,
+    /// Whether the servers report every apply with its digest (`KvConfig`'s
+    /// `report_applied`; the bench ignores the reports).
+    pub report_applied: bool,
 }
 
 /// What a KV bench run counted.
@@ -109,6 +112,7 @@ impl KvCluster {
             .max_raft_state(params.max_raft_state)
             .max_value_bytes(params.value_bytes.max(1))
             .read_mode(params.read_mode)
+            .report_applied(params.report_applied)
             .build()
             .map_err(|e| format!("bad kv configuration: {e}"))?;
         let servers = ids
