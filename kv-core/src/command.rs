@@ -167,7 +167,7 @@ mod tests {
     }
 
     fn samples() -> Vec<Request> {
-        let text = |s: &str| s.to_string();
+        let text = |s: &str| std::sync::Arc::<str>::from(s);
         vec![
             request(1, 1, Op::Get { key: text("k") }),
             request(0, 0, Op::Get { key: text("") }),
@@ -176,7 +176,7 @@ mod tests {
                 300,
                 Op::Put {
                     key: text("ключ"),
-                    value: "v".repeat(200),
+                    value: "v".repeat(200).into(),
                 },
             ),
             request(

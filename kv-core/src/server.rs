@@ -8,6 +8,7 @@
 //! state is large (see [`crate::config`] for the policy).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use raft_core::{LogIndex, Message, Node, NodeId, PersistAction, PersistedState, Term};
@@ -461,7 +462,7 @@ impl KvServer {
 
     /// Asks Raft to confirm a read of `key` (a retry of a read already asked is not asked
     /// again: the answer goes to `from`).
-    fn read(&mut self, from: ClientAddr, client: ClientId, seq: Seq, key: String) {
+    fn read(&mut self, from: ClientAddr, client: ClientId, seq: Seq, key: Arc<str>) {
         if self.reads.redirect(client, seq, from) {
             return;
         }

@@ -13,6 +13,7 @@ use kv_core::{
     ReadMode, Reply, Request, ServerAction, ServerInput,
 };
 use raft_core::{Config, Message, NodeId};
+use std::sync::Arc;
 
 use super::disk::CountingDisk;
 
@@ -96,8 +97,11 @@ pub struct KvCluster {
     params: KvBenchParams,
     /// `value_bytes` times 'v': the padding of every written value.
     fill: String,
-    /// The names of the first keys (all of them up to [`KEY_NAMES_MAX`]), built once.
-    key_names: Vec<String>,
+    /// The names of the first keys (all of them up to [`KEY_NAMES_MAX`]), built once and
+    /// shared by every operation on them.
+    key_names: Vec<Arc<str>>,
+    /// The buffer each written value is built in before it is copied into its `Arc`.
+    value_scratch: String,
     /// Per clerk: `<c>:`, the start of each value it writes.
     value_prefixes: Vec<String>,
     /// The counters so far.
@@ -146,7 +150,10 @@ impl KvCluster {
             clerk_actions: Vec::new(),
             params: params.clone(),
             fill: "v".repeat(params.value_bytes),
-            key_names: (0..params.keys.min(KEY_NAMES_MAX)).map(key_name).collect(),
+            key_names: (0..params.keys.min(KEY_NAMES_MAX))
+                .map(|k| key_name(k).into())
+                .collect(),
+            value_scratch: String::with_capacity(params.value_bytes.max(24)),
             value_prefixes: (0..clients_n).map(|c| format!("{c}:")).collect(),
             counters: KvCounters::default(),
         })
@@ -335,36 +342,36 @@ impl KvCluster {
 
     /// Clerk `c`'s `n`-th operation: its key and value follow from (c, n), so runs repeat.
     /// Key `k<i>`; the value `<c>:<n>:` padded with `v` to `value_bytes`.
-    fn op(&self, c: usize, n: u64) -> Op {
+    fn op(&mut self, c: usize, n: u64) -> Op {
         let mixed = (c as u64)
             .wrapping_mul(0x9e37_79b9)
             .wrapping_add(n.wrapping_mul(7919));
         let k = mixed % self.params.keys.max(1);
         let key = match self.key_names.get(k as usize) {
-            Some(name) => name.clone(),
-            None => key_name(k),
+            Some(name) => Arc::clone(name),
+            None => key_name(k).into(),
         };
-        let value = || {
-            let len = self.params.value_bytes;
-            let mut value = String::with_capacity(len.max(24));
-            value.push_str(&self.value_prefixes[c]);
-            push_decimal(&mut value, n);
-            value.push(':');
-            let fill = len.saturating_sub(value.len());
-            value.push_str(&self.fill[..fill]);
-            value.truncate(len);
-            value
+        let writes = match self.params.workload {
+            Workload::Append => true,
+            Workload::Mixed => n % 2 == 0,
+            Workload::Get => false,
         };
+        if !writes {
+            return Op::Get { key };
+        }
+        let len = self.params.value_bytes;
+        let value = &mut self.value_scratch;
+        value.clear();
+        value.push_str(&self.value_prefixes[c]);
+        push_decimal(value, n);
+        value.push(':');
+        let fill = len.saturating_sub(value.len());
+        value.push_str(&self.fill[..fill]);
+        value.truncate(len);
+        let value = Arc::from(value.as_str());
         match self.params.workload {
-            Workload::Append => Op::Append {
-                key,
-                value: value(),
-            },
-            Workload::Mixed if n % 2 == 0 => Op::Put {
-                key,
-                value: value(),
-            },
-            Workload::Mixed | Workload::Get => Op::Get { key },
+            Workload::Append => Op::Append { key, value },
+            _ => Op::Put { key, value },
         }
     }
 
