@@ -189,6 +189,10 @@ impl Op {
     }
 }
 
+/// The most a [`Request`]'s encoding adds to its key and value: five fields (client,
+/// seq, the op, its key, its value) of a one-byte key and a varint of at most 10 bytes.
+pub(crate) const MAX_HEAD_BYTES: usize = 5 * (1 + 10);
+
 impl Request {
     /// Encodes the request to protobuf bytes (the wire form and the log command).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -501,6 +505,21 @@ mod tests {
             assert_eq!(bytes, derived_encoding(&request), "{request}");
             assert_eq!(Request::from_bytes(&bytes), Ok(request));
         }
+    }
+
+    #[test]
+    fn heads_take_at_most_max_head_bytes() {
+        let request = Request {
+            client: ClientId(u64::MAX),
+            seq: Seq(u64::MAX),
+            op: Op::Append {
+                key: "k".repeat(300).into(),
+                value: "v".repeat(20_000).into(),
+            },
+        };
+        let texts = 300 + 20_000;
+        assert!(request.encoded_len() <= texts + MAX_HEAD_BYTES);
+        assert!(request.encoded_len() > texts + 5 * 2);
     }
 
     #[test]

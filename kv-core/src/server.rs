@@ -19,7 +19,7 @@ use crate::command;
 use crate::config::{KvConfig, ReadMode};
 use crate::error::{KvFatalError, KvRestoreError};
 use crate::keys::FixedState;
-use crate::proto::{Op, Outcome, Refusal, Reply, Request};
+use crate::proto::{Op, Outcome, Refusal, Reply, Request, MAX_HEAD_BYTES};
 use crate::reads::{ReadWaiter, Reads};
 use crate::snapshot;
 use crate::state::KvState;
@@ -406,7 +406,12 @@ impl KvServer {
             }
         }
         if let Some(max) = self.config.max_command_bytes() {
-            let command = request.encoded_len();
+            // Measured only when its texts come near the limit.
+            let texts = key + request.op.value().map_or(0, str::len);
+            let command = match texts.saturating_add(MAX_HEAD_BYTES) {
+                bound if bound <= max => bound,
+                _ => request.encoded_len(),
+            };
             if command > max {
                 return Err(Refusal::CommandTooLarge {
                     bytes: command as u64,
