@@ -81,6 +81,11 @@ impl Reads {
         }
     }
 
+    /// Makes room for `reads` more reads to gather (the Gets of a batch of requests).
+    pub(crate) fn reserve(&mut self, reads: usize) {
+        self.gathering.reserve(reads);
+    }
+
     /// Adds a read to those [`Reads::ask_gathered`] asks together.
     pub(crate) fn gather(&mut self, waiter: ReadWaiter) {
         self.by_client

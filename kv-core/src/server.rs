@@ -280,8 +280,11 @@ impl KvServer {
         let mut proposals: Vec<Proposal> = Vec::with_capacity(writes);
         let mut commands: Vec<Bytes> = Vec::with_capacity(writes);
         self.in_batch.clear();
-        // At most one reply per request.
+        // At most one reply per request; the rest of the batch may be reads.
         self.actions.reserve(batch.len());
+        if self.config.read_mode() == ReadMode::ReadIndex {
+            self.reads.reserve(batch.len() - writes);
+        }
         let term = self.node.term();
         let mut next_index = self.node.last_log_index().next();
         let mut raft_state = self.node.raft_state_size();

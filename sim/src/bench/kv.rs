@@ -435,8 +435,9 @@ fn push_decimal(text: &mut String, mut n: u64) {
             break;
         }
     }
-    for &digit in &digits[start..] {
-        text.push(char::from(digit));
+    // ASCII digits, so always UTF-8; pushed as one slice.
+    if let Ok(digits) = std::str::from_utf8(&digits[start..]) {
+        text.push_str(digits);
     }
 }
 
