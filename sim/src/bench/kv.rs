@@ -88,8 +88,8 @@ pub struct KvCluster {
     raft_inbox: Vec<Vec<Message>>,
     /// Per server: client requests for the next round.
     request_inbox: Vec<Vec<(ClientAddr, Request)>>,
-    /// Per clerk: replies for the next round, with their sender.
-    reply_inbox: Vec<Vec<(NodeId, Reply)>>,
+    /// The replies of the round, in the order they were sent: (clerk, sender, reply).
+    replies: Vec<(usize, NodeId, Reply)>,
     /// Raft messages sent in the current round.
     raft_out: Vec<Message>,
     /// Per clerk: operations called so far.
@@ -146,7 +146,7 @@ impl KvCluster {
             clerks,
             raft_inbox: vec![Vec::new(); servers_n],
             request_inbox: vec![Vec::new(); servers_n],
-            reply_inbox: vec![Vec::new(); clients_n],
+            replies: Vec::with_capacity(clients_n),
             raft_out: Vec::new(),
             called: vec![0; clients_n],
             server_actions: Vec::new(),
@@ -291,10 +291,11 @@ impl KvCluster {
                     self.counters.client_messages += 1;
                     self.counters.client_bytes += reply.encoded_len() as u64;
                     let from = self.servers[s].id();
-                    match self.reply_inbox.get_mut(to.0 as usize) {
-                        Some(inbox) => inbox.push((from, reply)),
-                        None => return Err(format!("a reply to unknown clerk {}", to.0)),
+                    let c = to.0 as usize;
+                    if c >= self.clerks.len() {
+                        return Err(format!("a reply to unknown clerk {c}"));
                     }
+                    self.replies.push((c, from, reply));
                 }
                 ServerAction::Applied(_) | ServerAction::Transfer(_) => {}
                 ServerAction::Halted(error) => return Err(format!("server {s} halted: {error}")),
@@ -303,20 +304,20 @@ impl KvCluster {
         Ok(())
     }
 
+    /// Every reply of the round reaches its clerk, in the order the replies were sent.
     fn clerks_round(&mut self) -> Result<(), String> {
-        for c in 0..self.clerks.len() {
-            let mut replies = std::mem::take(&mut self.reply_inbox[c]);
-            for (from, reply) in replies.drain(..) {
-                if let Outcome::Refused(refusal) = &reply.outcome {
-                    return Err(format!("clerk {c} was refused: {refusal}"));
-                }
-                let finished = self.step_clerk(c, ClerkInput::Reply { from, reply })?;
-                if finished && self.counters.ops < self.params.ops {
-                    self.call_next(c)?;
-                }
+        // The buffer keeps its capacity from round to round.
+        let mut replies = std::mem::take(&mut self.replies);
+        for (c, from, reply) in replies.drain(..) {
+            if let Outcome::Refused(refusal) = &reply.outcome {
+                return Err(format!("clerk {c} was refused: {refusal}"));
             }
-            self.reply_inbox[c] = replies;
+            let finished = self.step_clerk(c, ClerkInput::Reply { from, reply })?;
+            if finished && self.counters.ops < self.params.ops {
+                self.call_next(c)?;
+            }
         }
+        self.replies = replies;
         Ok(())
     }
 
