@@ -1,5 +1,6 @@
-//! A KV server's configuration (limits, snapshots, reads), validated once, and the
-//! snapshot policy derived from `max_raft_state`.
+//! A KV server's configuration (limits, snapshots, reads, apply reports), validated
+//! once, the check of a request against its limits, and the snapshot policy derived
+//! from `max_raft_state`.
 //!
 //! # The snapshot policy
 //!
@@ -26,6 +27,8 @@
 //! `M/2` to spare. The snapshot itself holds only the map and the duplicate table (one
 //! row per client), so a small state gives a small snapshot (one key and one clerk: about
 //! 20 bytes).
+
+use crate::proto::{Refusal, Request, MAX_HEAD_BYTES};
 
 /// How Gets are served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -234,6 +237,40 @@ impl KvConfig {
     pub fn max_command_bytes(&self) -> Option<usize> {
         self.max_raft_state.map(|max| max / 4)
     }
+
+    /// Whether `request` keeps within the limits (key, value, command), or which it breaks.
+    pub(crate) fn check_limits(&self, request: &Request) -> Result<(), Refusal> {
+        let key = request.op.key().len();
+        if key > self.max_key_bytes() {
+            return Err(Refusal::KeyTooLarge {
+                bytes: key as u64,
+                max: self.max_key_bytes() as u64,
+            });
+        }
+        if let Some(value) = request.op.value() {
+            if value.len() > self.max_value_bytes() {
+                return Err(Refusal::ValueTooLarge {
+                    bytes: value.len() as u64,
+                    max: self.max_value_bytes() as u64,
+                });
+            }
+        }
+        if let Some(max) = self.max_command_bytes() {
+            // Measured only when its texts come near the limit.
+            let texts = key + request.op.value().map_or(0, str::len);
+            let command = match texts.saturating_add(MAX_HEAD_BYTES) {
+                bound if bound <= max => bound,
+                _ => request.encoded_len(),
+            };
+            if command > max {
+                return Err(Refusal::CommandTooLarge {
+                    bytes: command as u64,
+                    max: max as u64,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -252,6 +289,36 @@ mod tests {
         let none = KvConfig::default();
         assert_eq!(none.snapshot_threshold_bytes(), None);
         assert_eq!(none.admission_limit_bytes(), None);
+    }
+
+    #[test]
+    fn commands_are_refused_from_one_byte_above_a_quarter_of_max_raft_state() {
+        use crate::proto::Op;
+        use crate::types::{ClientId, Seq};
+        let config = KvConfig::builder()
+            .max_raft_state(Some(1000))
+            .build()
+            .unwrap();
+        let put = |len: usize| Request {
+            client: ClientId(1),
+            seq: Seq(1),
+            op: Op::Put {
+                key: "k".into(),
+                value: "v".repeat(len).into(),
+            },
+        };
+        // Heads of 13 bytes here (two-byte lengths): a value of 237 bytes makes 250.
+        let largest = put(237);
+        assert_eq!(largest.encoded_len(), 250);
+        assert_eq!(config.check_limits(&largest), Ok(()));
+        assert_eq!(
+            config.check_limits(&put(238)),
+            Err(Refusal::CommandTooLarge {
+                bytes: 251,
+                max: 250
+            })
+        );
+        assert_eq!(config.check_limits(&put(10)), Ok(()));
     }
 
     #[test]

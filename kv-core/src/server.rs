@@ -19,7 +19,7 @@ use crate::command;
 use crate::config::{KvConfig, ReadMode};
 use crate::error::{KvFatalError, KvRestoreError};
 use crate::keys::FixedState;
-use crate::proto::{Op, Outcome, Refusal, Reply, Request, MAX_HEAD_BYTES};
+use crate::proto::{Op, Outcome, Reply, Request};
 use crate::reads::{ReadWaiter, Reads};
 use crate::snapshot;
 use crate::state::KvState;
@@ -362,7 +362,7 @@ impl KvServer {
 
     /// Decides what to do with a request before it reaches the log.
     fn screen(&self, request: &Request) -> Screening {
-        if let Err(refusal) = self.check_limits(request) {
+        if let Err(refusal) = self.config.check_limits(request) {
             return Screening::Answer(Outcome::Refused(refusal));
         }
         if self.state.is_applied(request.client, request.seq)
@@ -390,39 +390,6 @@ impl KvServer {
             });
         }
         Screening::Propose
-    }
-
-    fn check_limits(&self, request: &Request) -> Result<(), Refusal> {
-        let key = request.op.key().len();
-        if key > self.config.max_key_bytes() {
-            return Err(Refusal::KeyTooLarge {
-                bytes: key as u64,
-                max: self.config.max_key_bytes() as u64,
-            });
-        }
-        if let Some(value) = request.op.value() {
-            if value.len() > self.config.max_value_bytes() {
-                return Err(Refusal::ValueTooLarge {
-                    bytes: value.len() as u64,
-                    max: self.config.max_value_bytes() as u64,
-                });
-            }
-        }
-        if let Some(max) = self.config.max_command_bytes() {
-            // Measured only when its texts come near the limit.
-            let texts = key + request.op.value().map_or(0, str::len);
-            let command = match texts.saturating_add(MAX_HEAD_BYTES) {
-                bound if bound <= max => bound,
-                _ => request.encoded_len(),
-            };
-            if command > max {
-                return Err(Refusal::CommandTooLarge {
-                    bytes: command as u64,
-                    max: max as u64,
-                });
-            }
-        }
-        Ok(())
     }
 
     /// Steps the node and absorbs its actions; `proposals` are the requests behind a
