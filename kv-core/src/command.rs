@@ -78,21 +78,29 @@ fn parse_canonical(bytes: &[u8]) -> Option<Command<'_>> {
     if !reader.0.is_empty() {
         return None;
     }
-    let mut body = Reader(body);
-    let key = body.text_field(KEY_OP_KEY)?;
+    // One UTF-8 check of the whole body instead of one per text: the heads before the
+    // texts end in an ASCII byte (a varint's last byte), so if the body is UTF-8, both
+    // texts start and end on char boundaries and are UTF-8 too. A body that is not (a
+    // length of 128 or more can make it so) has its texts checked one by one.
+    let texts = Texts {
+        whole: std::str::from_utf8(body).ok(),
+        body,
+    };
+    let mut reader = Reader(body);
+    let key = reader.text_field(KEY_OP_KEY, &texts)?;
     let op = match op_key {
         KEY_GET => OpRef::Get { key },
         KEY_PUT => OpRef::Put {
             key,
-            value: body.text_field(KEY_OP_VALUE)?,
+            value: reader.text_field(KEY_OP_VALUE, &texts)?,
         },
         KEY_APPEND => OpRef::Append {
             key,
-            value: body.text_field(KEY_OP_VALUE)?,
+            value: reader.text_field(KEY_OP_VALUE, &texts)?,
         },
         _ => return None,
     };
-    if !body.0.is_empty() {
+    if !reader.0.is_empty() {
         return None;
     }
     Some(Command {
@@ -105,6 +113,23 @@ fn parse_canonical(bytes: &[u8]) -> Option<Command<'_>> {
 /// What is left to read.
 struct Reader<'a>(&'a [u8]);
 
+/// The body of an op, and the same bytes as text if they are UTF-8 as a whole.
+struct Texts<'a> {
+    body: &'a [u8],
+    whole: Option<&'a str>,
+}
+
+impl<'a> Texts<'a> {
+    /// The `len` bytes of the body from `start` as text, if UTF-8.
+    fn text(&self, start: usize, len: usize) -> Option<&'a str> {
+        let end = start.checked_add(len)?;
+        match self.whole {
+            Some(whole) => whole.get(start..end),
+            None => std::str::from_utf8(self.body.get(start..end)?).ok(),
+        }
+    }
+}
+
 impl<'a> Reader<'a> {
     fn byte(&mut self) -> Option<u8> {
         let (&first, rest) = self.0.split_first()?;
@@ -112,15 +137,27 @@ impl<'a> Reader<'a> {
         Some(first)
     }
 
+    #[inline]
     fn varint(&mut self) -> Option<u64> {
-        // One byte (below 128) is the common case; prost reads the rest.
-        match self.0.split_first() {
-            Some((&byte, rest)) if byte < 0x80 => {
+        // One or two bytes (below 16384: client ids, sequence numbers, lengths) are the
+        // common cases; prost reads the rest.
+        match *self.0 {
+            [first, ref rest @ ..] if first < 0x80 => {
                 self.0 = rest;
-                Some(u64::from(byte))
+                Some(u64::from(first))
             }
-            _ => decode_varint(&mut self.0).ok(),
+            [first, second, ref rest @ ..] if second < 0x80 => {
+                self.0 = rest;
+                Some(u64::from(first & 0x7f) | u64::from(second) << 7)
+            }
+            _ => self.long_varint(),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn long_varint(&mut self) -> Option<u64> {
+        decode_varint(&mut self.0).ok()
     }
 
     /// The varint field with `key` if it comes next, else 0 (left out as the default).
@@ -144,13 +181,16 @@ impl<'a> Reader<'a> {
     }
 
     /// The UTF-8 text field with `key` if it comes next, else "" (left out as the
-    /// default).
-    fn text_field(&mut self, key: u8) -> Option<&'a str> {
+    /// default). `self` reads `texts.body`.
+    fn text_field(&mut self, key: u8, texts: &Texts<'a>) -> Option<&'a str> {
         if self.0.first() != Some(&key) {
             return Some("");
         }
         self.0 = &self.0[1..];
-        std::str::from_utf8(self.length_delimited()?).ok()
+        let len = self.length_delimited()?.len();
+        // The text ends where what is left to read starts.
+        let end = texts.body.len() - self.0.len();
+        texts.text(end - len, len)
     }
 }
 
@@ -167,7 +207,7 @@ mod tests {
     }
 
     fn samples() -> Vec<Request> {
-        let text = |s: &str| s.to_string();
+        let text = |s: &str| std::sync::Arc::<str>::from(s);
         vec![
             request(1, 1, Op::Get { key: text("k") }),
             request(0, 0, Op::Get { key: text("") }),
@@ -176,7 +216,7 @@ mod tests {
                 300,
                 Op::Put {
                     key: text("ключ"),
-                    value: "v".repeat(200),
+                    value: "v".repeat(200).into(),
                 },
             ),
             request(

@@ -1,5 +1,6 @@
-//! A KV server's configuration (limits, snapshots, reads), validated once, and the
-//! snapshot policy derived from `max_raft_state`.
+//! A KV server's configuration (limits, snapshots, reads, apply reports), validated
+//! once, the check of a request against its limits, and the snapshot policy derived
+//! from `max_raft_state`.
 //!
 //! # The snapshot policy
 //!
@@ -26,6 +27,8 @@
 //! `M/2` to spare. The snapshot itself holds only the map and the duplicate table (one
 //! row per client), so a small state gives a small snapshot (one key and one clerk: about
 //! 20 bytes).
+
+use crate::proto::{Refusal, Request, MAX_HEAD_BYTES};
 
 /// How Gets are served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,12 +67,14 @@ pub struct KvConfig {
     max_key_bytes: usize,
     max_value_bytes: usize,
     read_mode: ReadMode,
+    report_applied: bool,
     #[cfg(feature = "test-hooks")]
     bugs: crate::bugs::KvBugs,
 }
 
 /// The builder for [`KvConfig`]. Defaults: no snapshots, keys up to 4 KiB, values up to
-/// 1 MiB, Gets through ReadIndex.
+/// 1 MiB, Gets through ReadIndex, an [`Applied`](crate::ServerAction::Applied) report for
+/// every index applied.
 #[derive(Clone, Debug)]
 pub struct KvConfigBuilder(KvConfig);
 
@@ -100,6 +105,18 @@ impl KvConfigBuilder {
     #[must_use]
     pub fn read_mode(mut self, mode: ReadMode) -> Self {
         self.0.read_mode = mode;
+        self
+    }
+
+    /// Whether the server reports every index it applies as a
+    /// [`ServerAction::Applied`](crate::ServerAction::Applied) with the state digest
+    /// there (the default: checkers compare the digests across servers). For that it
+    /// keeps a running digest, which costs a hash of every written value. Off, it
+    /// reports nothing, keeps no running digest, and
+    /// [`KvServer::digest`](crate::KvServer::digest) hashes the whole state when asked.
+    #[must_use]
+    pub fn report_applied(mut self, report: bool) -> Self {
+        self.0.report_applied = report;
         self
     }
 
@@ -149,6 +166,7 @@ impl Default for KvConfig {
             max_key_bytes: 4 << 10,
             max_value_bytes: 1 << 20,
             read_mode: ReadMode::ReadIndex,
+            report_applied: true,
             #[cfg(feature = "test-hooks")]
             bugs: crate::bugs::KvBugs::NONE,
         }
@@ -179,6 +197,11 @@ impl KvConfig {
     /// How Gets are served.
     pub fn read_mode(&self) -> ReadMode {
         self.read_mode
+    }
+
+    /// Whether the server reports every apply (see [`KvConfigBuilder::report_applied`]).
+    pub fn reports_applied(&self) -> bool {
+        self.report_applied
     }
 
     /// Whether planted bug `bug` is switched on (the constant false without the
@@ -214,6 +237,40 @@ impl KvConfig {
     pub fn max_command_bytes(&self) -> Option<usize> {
         self.max_raft_state.map(|max| max / 4)
     }
+
+    /// Whether `request` keeps within the limits (key, value, command), or which it breaks.
+    pub(crate) fn check_limits(&self, request: &Request) -> Result<(), Refusal> {
+        let key = request.op.key().len();
+        if key > self.max_key_bytes() {
+            return Err(Refusal::KeyTooLarge {
+                bytes: key as u64,
+                max: self.max_key_bytes() as u64,
+            });
+        }
+        if let Some(value) = request.op.value() {
+            if value.len() > self.max_value_bytes() {
+                return Err(Refusal::ValueTooLarge {
+                    bytes: value.len() as u64,
+                    max: self.max_value_bytes() as u64,
+                });
+            }
+        }
+        if let Some(max) = self.max_command_bytes() {
+            // Measured only when its texts come near the limit.
+            let texts = key + request.op.value().map_or(0, str::len);
+            let command = match texts.saturating_add(MAX_HEAD_BYTES) {
+                bound if bound <= max => bound,
+                _ => request.encoded_len(),
+            };
+            if command > max {
+                return Err(Refusal::CommandTooLarge {
+                    bytes: command as u64,
+                    max: max as u64,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +289,36 @@ mod tests {
         let none = KvConfig::default();
         assert_eq!(none.snapshot_threshold_bytes(), None);
         assert_eq!(none.admission_limit_bytes(), None);
+    }
+
+    #[test]
+    fn commands_are_refused_from_one_byte_above_a_quarter_of_max_raft_state() {
+        use crate::proto::Op;
+        use crate::types::{ClientId, Seq};
+        let config = KvConfig::builder()
+            .max_raft_state(Some(1000))
+            .build()
+            .unwrap();
+        let put = |len: usize| Request {
+            client: ClientId(1),
+            seq: Seq(1),
+            op: Op::Put {
+                key: "k".into(),
+                value: "v".repeat(len).into(),
+            },
+        };
+        // Heads of 13 bytes here (two-byte lengths): a value of 237 bytes makes 250.
+        let largest = put(237);
+        assert_eq!(largest.encoded_len(), 250);
+        assert_eq!(config.check_limits(&largest), Ok(()));
+        assert_eq!(
+            config.check_limits(&put(238)),
+            Err(Refusal::CommandTooLarge {
+                bytes: 251,
+                max: 250
+            })
+        );
+        assert_eq!(config.check_limits(&put(10)), Ok(()));
     }
 
     #[test]

@@ -38,7 +38,9 @@
 //!   [`KvFatalError`].
 //! - **A state digest.** [`KvServer::digest`] (and every [`ServerAction::Applied`]) gives
 //!   a fingerprint of the state at the applied index, updated incrementally, the same
-//!   whether the state was replayed or restored: checkers compare it across servers.
+//!   whether the state was replayed or restored: checkers compare it across servers. A
+//!   server configured with `report_applied(false)` ([`KvConfigBuilder::report_applied`])
+//!   reports no applies and keeps no running digest; its `digest()` hashes the state.
 //!
 //! Keys and values are UTF-8 strings.
 //!

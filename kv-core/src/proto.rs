@@ -5,9 +5,14 @@
 //! answers a request with the same (client id, sequence number) and one [`Outcome`].
 //!
 //! Keys and values are UTF-8 strings, as in the lab (a Get of a missing key reads `""`).
-//! The public types are plain Rust values; the prost records are private to this module,
-//! so the encoding can evolve without changing the API. Bytes that do not decode give a
+//! An [`Op`] holds its key and value as shared strings (`Arc<str>`): a clerk keeps its
+//! call for retries and sends a copy with every attempt, and a driver may name its keys
+//! once and hand them out again, all without copying text. The public types are plain
+//! Rust values; the prost records are private to this module, so the encoding can evolve
+//! without changing the API. Bytes that do not decode give a
 //! [`DecodeError`]; nothing here panics on input.
+
+use std::sync::Arc;
 
 use bytes::BufMut;
 use prost::Message as _;
@@ -16,27 +21,28 @@ use raft_core::NodeId;
 use crate::encoding::{nested_len, put_string_field, string_field_len, varint_field_len, Head};
 use crate::types::{ClientId, Seq};
 
-/// One key/value operation.
+/// One key/value operation. Its texts are shared: cloning an `Op` copies no text (build
+/// them with `"text".into()`, `Arc::from(string)`, or clone an `Arc<str>` kept around).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     /// Read the value of `key` (`""` if the key was never written).
     Get {
         /// The key to read.
-        key: String,
+        key: Arc<str>,
     },
     /// Replace the value of `key` with `value`.
     Put {
         /// The key to write.
-        key: String,
+        key: Arc<str>,
         /// The new value.
-        value: String,
+        value: Arc<str>,
     },
     /// Append `value` to the value of `key` (a missing key counts as `""`).
     Append {
         /// The key to extend.
-        key: String,
+        key: Arc<str>,
         /// The text to append.
-        value: String,
+        value: Arc<str>,
     },
 }
 
@@ -170,12 +176,22 @@ impl Op {
 
     fn from_record(record: OpRecord) -> Op {
         match record {
-            OpRecord::Get(KeyRecord { key }) => Op::Get { key },
-            OpRecord::Put(KeyValueRecord { key, value }) => Op::Put { key, value },
-            OpRecord::Append(KeyValueRecord { key, value }) => Op::Append { key, value },
+            OpRecord::Get(KeyRecord { key }) => Op::Get { key: key.into() },
+            OpRecord::Put(KeyValueRecord { key, value }) => Op::Put {
+                key: key.into(),
+                value: value.into(),
+            },
+            OpRecord::Append(KeyValueRecord { key, value }) => Op::Append {
+                key: key.into(),
+                value: value.into(),
+            },
         }
     }
 }
+
+/// The most a [`Request`]'s encoding adds to its key and value: five fields (client,
+/// seq, the op, its key, its value) of a one-byte key and a varint of at most 10 bytes.
+pub(crate) const MAX_HEAD_BYTES: usize = 5 * (1 + 10);
 
 impl Request {
     /// Encodes the request to protobuf bytes (the wire form and the log command).
@@ -448,10 +464,17 @@ mod tests {
     }
 
     fn derived_encoding(request: &Request) -> Vec<u8> {
-        let op = match request.op.clone() {
-            Op::Get { key } => OpRecord::Get(KeyRecord { key }),
-            Op::Put { key, value } => OpRecord::Put(KeyValueRecord { key, value }),
-            Op::Append { key, value } => OpRecord::Append(KeyValueRecord { key, value }),
+        let text = |text: &Arc<str>| text.to_string();
+        let op = match &request.op {
+            Op::Get { key } => OpRecord::Get(KeyRecord { key: text(key) }),
+            Op::Put { key, value } => OpRecord::Put(KeyValueRecord {
+                key: text(key),
+                value: text(value),
+            }),
+            Op::Append { key, value } => OpRecord::Append(KeyValueRecord {
+                key: text(key),
+                value: text(value),
+            }),
         };
         RequestRecord {
             client_id: request.client.0,
@@ -465,14 +488,14 @@ mod tests {
     fn requests_round_trip() {
         let ops = [
             Op::Get { key: "k".into() },
-            Op::Get { key: String::new() },
+            Op::Get { key: "".into() },
             Op::Put {
                 key: "k".into(),
                 value: "v".into(),
             },
             Op::Append {
                 key: "ключ".into(),
-                value: String::new(),
+                value: "".into(),
             },
         ];
         for op in ops {
@@ -482,6 +505,21 @@ mod tests {
             assert_eq!(bytes, derived_encoding(&request), "{request}");
             assert_eq!(Request::from_bytes(&bytes), Ok(request));
         }
+    }
+
+    #[test]
+    fn heads_take_at_most_max_head_bytes() {
+        let request = Request {
+            client: ClientId(u64::MAX),
+            seq: Seq(u64::MAX),
+            op: Op::Append {
+                key: "k".repeat(300).into(),
+                value: "v".repeat(20_000).into(),
+            },
+        };
+        let texts = 300 + 20_000;
+        assert!(request.encoded_len() <= texts + MAX_HEAD_BYTES);
+        assert!(request.encoded_len() > texts + 5 * 2);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use raft_core::LogIndex;
 
@@ -24,7 +25,7 @@ use crate::types::{ClientAddr, ClientId, Seq};
 pub(crate) struct ReadWaiter {
     pub(crate) client: ClientId,
     pub(crate) seq: Seq,
-    pub(crate) key: String,
+    pub(crate) key: Arc<str>,
     /// Where to send the answer (the address of the latest attempt).
     pub(crate) reply_to: ClientAddr,
 }
@@ -78,6 +79,11 @@ impl Reads {
             }
             None => false,
         }
+    }
+
+    /// Makes room for `reads` more reads to gather (the Gets of a batch of requests).
+    pub(crate) fn reserve(&mut self, reads: usize) {
+        self.gathering.reserve(reads);
     }
 
     /// Adds a read to those [`Reads::ask_gathered`] asks together.

@@ -8,6 +8,7 @@
 //! state is large (see [`crate::config`] for the policy).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use raft_core::{LogIndex, Message, Node, NodeId, PersistAction, PersistedState, Term};
@@ -18,7 +19,7 @@ use crate::command;
 use crate::config::{KvConfig, ReadMode};
 use crate::error::{KvFatalError, KvRestoreError};
 use crate::keys::FixedState;
-use crate::proto::{Op, Outcome, Refusal, Reply, Request};
+use crate::proto::{Op, Outcome, Reply, Request};
 use crate::reads::{ReadWaiter, Reads};
 use crate::snapshot;
 use crate::state::KvState;
@@ -192,6 +193,11 @@ impl KvServer {
         applied: LogIndex,
         applied_term: Term,
     ) -> KvServer {
+        let state = if config.reports_applied() {
+            state
+        } else {
+            state.without_running_digest()
+        };
         KvServer {
             config,
             node,
@@ -274,8 +280,11 @@ impl KvServer {
         let mut proposals: Vec<Proposal> = Vec::with_capacity(writes);
         let mut commands: Vec<Bytes> = Vec::with_capacity(writes);
         self.in_batch.clear();
-        // At most one reply per request.
+        // At most one reply per request; the rest of the batch may be reads.
         self.actions.reserve(batch.len());
+        if self.config.read_mode() == ReadMode::ReadIndex {
+            self.reads.reserve(batch.len() - writes);
+        }
         let term = self.node.term();
         let mut next_index = self.node.last_log_index().next();
         let mut raft_state = self.node.raft_state_size();
@@ -353,7 +362,7 @@ impl KvServer {
 
     /// Decides what to do with a request before it reaches the log.
     fn screen(&self, request: &Request) -> Screening {
-        if let Err(refusal) = self.check_limits(request) {
+        if let Err(refusal) = self.config.check_limits(request) {
             return Screening::Answer(Outcome::Refused(refusal));
         }
         if self.state.is_applied(request.client, request.seq)
@@ -381,34 +390,6 @@ impl KvServer {
             });
         }
         Screening::Propose
-    }
-
-    fn check_limits(&self, request: &Request) -> Result<(), Refusal> {
-        let key = request.op.key().len();
-        if key > self.config.max_key_bytes() {
-            return Err(Refusal::KeyTooLarge {
-                bytes: key as u64,
-                max: self.config.max_key_bytes() as u64,
-            });
-        }
-        if let Some(value) = request.op.value() {
-            if value.len() > self.config.max_value_bytes() {
-                return Err(Refusal::ValueTooLarge {
-                    bytes: value.len() as u64,
-                    max: self.config.max_value_bytes() as u64,
-                });
-            }
-        }
-        if let Some(max) = self.config.max_command_bytes() {
-            let command = request.encoded_len();
-            if command > max {
-                return Err(Refusal::CommandTooLarge {
-                    bytes: command as u64,
-                    max: max as u64,
-                });
-            }
-        }
-        Ok(())
     }
 
     /// Steps the node and absorbs its actions; `proposals` are the requests behind a
@@ -456,7 +437,7 @@ impl KvServer {
 
     /// Asks Raft to confirm a read of `key` (a retry of a read already asked is not asked
     /// again: the answer goes to `from`).
-    fn read(&mut self, from: ClientAddr, client: ClientId, seq: Seq, key: String) {
+    fn read(&mut self, from: ClientAddr, client: ClientId, seq: Seq, key: Arc<str>) {
         if self.reads.redirect(client, seq, from) {
             return;
         }
@@ -583,7 +564,11 @@ impl KvServer {
         }
         match snapshot::decode(data, index) {
             Ok(state) => {
-                self.state = state;
+                self.state = if self.config.reports_applied() {
+                    state
+                } else {
+                    state.without_running_digest()
+                };
                 self.applied = index;
                 self.applied_term = term;
                 let leader_hint = self.node.leader_hint();
@@ -672,6 +657,9 @@ impl KvServer {
     }
 
     fn report_applied(&mut self, source: AppliedSource) {
+        if !self.config.reports_applied() {
+            return;
+        }
         self.actions.push(ServerAction::Applied(Applied {
             index: self.applied,
             term: self.applied_term,
@@ -705,7 +693,8 @@ impl KvServer {
         self.applied_term
     }
 
-    /// The digest of the state at [`KvServer::applied_index`].
+    /// The digest of the state at [`KvServer::applied_index`] (O(state) for a server
+    /// configured without [`KvConfigBuilder::report_applied`](crate::KvConfigBuilder::report_applied)).
     pub fn digest(&self) -> StateDigest {
         self.state.digest()
     }
@@ -766,7 +755,7 @@ impl KvServer {
                 self.node.applied_index()
             ));
         }
-        if self.state.digest() != self.state.recompute_digest() {
+        if self.state.has_running_digest() && self.state.digest() != self.state.recompute_digest() {
             return Err("the running digest differs from the digest of the state".into());
         }
         if let Some(first) = self.waiting.first_index() {

@@ -230,7 +230,7 @@ mod tests {
                 1,
                 Op::Put {
                     key: "empty".into(),
-                    value: String::new(),
+                    value: "".into(),
                 },
             ),
             (300, 7, Op::Get { key: "a".into() }),

@@ -1,5 +1,6 @@
 //! The replicated state of a KV server: the key/value map, the duplicate table and the
-//! running [`StateDigest`].
+//! running [`StateDigest`] (kept up to date by every write, or computed only when asked:
+//! see [`KvState::without_running_digest`]).
 //!
 //! Applying a command is deterministic and depends on nothing but the state and the
 //! command (not on the server's configuration or role), so every server that applies the
@@ -41,7 +42,7 @@ impl StoredValue {
 }
 
 /// The map, the duplicate table and the digest of both.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct KvState {
     /// Never iterated in its own order (see [`crate::keys`]).
     map: KeyMap<StoredValue>,
@@ -50,7 +51,21 @@ pub(crate) struct KvState {
     order: BTreeSet<Box<str>>,
     /// Never iterated in its own order either.
     last_seq: ClientMap<Seq>,
-    digest: u64,
+    /// The running digest, or `None` if this state keeps none: then writes leave the
+    /// stored hashes alone (they mean nothing) and [`KvState::digest`] hashes the texts.
+    digest: Option<u64>,
+}
+
+impl Default for KvState {
+    /// An empty state that keeps a running digest.
+    fn default() -> KvState {
+        KvState {
+            map: KeyMap::default(),
+            order: BTreeSet::new(),
+            last_seq: ClientMap::default(),
+            digest: Some(0),
+        }
+    }
 }
 
 /// What applying one command did.
@@ -70,10 +85,22 @@ impl KvState {
             map,
             order,
             last_seq,
-            digest: 0,
+            digest: None,
         };
-        state.digest = state.recompute_digest().0;
+        state.digest = Some(state.recompute_digest().0);
         state
+    }
+
+    /// This state without its running digest: later writes hash nothing, and
+    /// [`KvState::digest`] costs O(state) (for servers that report no applies).
+    pub(crate) fn without_running_digest(mut self) -> KvState {
+        self.digest = None;
+        self
+    }
+
+    /// Whether writes keep the digest up to date.
+    pub(crate) fn has_running_digest(&self) -> bool {
+        self.digest.is_some()
     }
 
     /// Applies one committed command. With `want_read`, a Get returns the value it reads
@@ -144,23 +171,40 @@ impl KvState {
         self.last_seq.len()
     }
 
-    /// The digest, kept up to date by every change.
+    /// The digest: the running one, or (without it) computed from the texts, O(state).
     pub(crate) fn digest(&self) -> StateDigest {
-        StateDigest(self.digest)
+        match self.digest {
+            Some(digest) => StateDigest(digest),
+            None => self.digest_of_texts(),
+        }
     }
 
-    /// The digest computed from scratch (what [`KvState::digest`] must equal).
+    /// The digest computed from the texts themselves.
+    fn digest_of_texts(&self) -> StateDigest {
+        let pairs = self
+            .map
+            .iter()
+            .map(|(key, stored)| pair_hash(key, TextHash::of(&stored.text), stored.text.len()));
+        StateDigest(pairs.fold(self.clients_sum(), u64::wrapping_add))
+    }
+
+    /// The duplicate table's part of the digest.
+    fn clients_sum(&self) -> u64 {
+        self.last_seq
+            .iter()
+            .map(|(client, seq)| client_hash(client.0, seq.0))
+            .fold(0, u64::wrapping_add)
+    }
+
+    /// The digest computed from scratch from the stored hashes (what the running digest
+    /// must equal).
     pub(crate) fn recompute_digest(&self) -> StateDigest {
         // A sum: the map's own order does not show.
         let pairs = self
             .map
             .iter()
             .map(|(key, stored)| pair_hash(key, stored.hash, stored.text.len()));
-        let clients = self
-            .last_seq
-            .iter()
-            .map(|(client, seq)| client_hash(client.0, seq.0));
-        StateDigest(pairs.chain(clients).fold(0, u64::wrapping_add))
+        StateDigest(pairs.fold(self.clients_sum(), u64::wrapping_add))
     }
 
     /// Records (client, seq) as applied, unless it (or a later call) was: returns
@@ -172,13 +216,17 @@ impl KvState {
                     return false;
                 }
                 let old = row.insert(seq);
-                self.digest = self.digest.wrapping_sub(client_hash(client.0, old.0));
+                if let Some(digest) = &mut self.digest {
+                    *digest = digest.wrapping_sub(client_hash(client.0, old.0));
+                }
             }
             Entry::Vacant(row) => {
                 row.insert(seq);
             }
         }
-        self.digest = self.digest.wrapping_add(client_hash(client.0, seq.0));
+        if let Some(digest) = &mut self.digest {
+            *digest = digest.wrapping_add(client_hash(client.0, seq.0));
+        }
         true
     }
 
@@ -188,14 +236,22 @@ impl KvState {
             // Reuse the old value's buffer.
             old.text.clear();
             old.text.push_str(value);
-            old.hash = TextHash::of(value);
-            self.digest = self
-                .digest
-                .wrapping_sub(removed)
-                .wrapping_add(old.pair_hash());
+            if let Some(digest) = &mut self.digest {
+                old.hash = TextHash::of(value);
+                *digest = digest.wrapping_sub(removed).wrapping_add(old.pair_hash());
+            }
         } else {
-            let stored = StoredValue::new(key, value.to_owned());
-            self.digest = self.digest.wrapping_add(stored.pair_hash());
+            let stored = match &mut self.digest {
+                Some(digest) => {
+                    let stored = StoredValue::new(key, value.to_owned());
+                    *digest = digest.wrapping_add(stored.pair_hash());
+                    stored
+                }
+                None => StoredValue {
+                    text: value.to_owned(),
+                    ..StoredValue::default()
+                },
+            };
             self.map.insert(key.into(), stored);
             self.order.insert(key.into());
         }
@@ -205,11 +261,10 @@ impl KvState {
         if let Some(old) = self.map.get_mut(key) {
             let removed = old.pair_hash();
             old.text.push_str(suffix);
-            old.hash = old.hash.extended(suffix);
-            self.digest = self
-                .digest
-                .wrapping_sub(removed)
-                .wrapping_add(old.pair_hash());
+            if let Some(digest) = &mut self.digest {
+                old.hash = old.hash.extended(suffix);
+                *digest = digest.wrapping_sub(removed).wrapping_add(old.pair_hash());
+            }
         } else {
             self.put(key, suffix);
         }
@@ -286,6 +341,31 @@ mod tests {
         assert_eq!(effect.read.as_deref(), Some("xy"));
         assert_eq!(state.last_seq(ClientId(1)), Some(Seq(1)));
         assert_eq!(state.get("k"), Some("xy"));
+    }
+
+    #[test]
+    fn a_state_without_running_digest_computes_the_same_digest() {
+        let mut tracked = KvState::default();
+        let mut untracked = KvState::default().without_running_digest();
+        assert!(!untracked.has_running_digest());
+        let ops = [
+            append("k", "x"),
+            Op::Put {
+                key: "k".into(),
+                value: "longer".into(),
+            },
+            append("k", "y"),
+            append("new", "z"),
+            get("k"),
+        ];
+        for (seq, op) in ops.into_iter().enumerate() {
+            let request = request(seq as u64 % 2 + 1, seq as u64 + 1, op);
+            apply(&mut tracked, request.clone(), false);
+            apply(&mut untracked, request, false);
+            assert_eq!(untracked.digest(), tracked.digest());
+        }
+        assert_eq!(untracked.get("k"), Some("longery"));
+        assert_eq!(untracked.get("new"), Some("z"));
     }
 
     #[test]

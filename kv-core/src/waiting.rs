@@ -73,6 +73,13 @@ impl Waiting {
 
     /// Whether a client waits for the entry at `index`.
     pub(crate) fn waits_at(&self, index: LogIndex) -> bool {
+        // Entries apply in order and their waiters leave from the front: the front is
+        // the one to look at, unless an index was skipped.
+        match self.by_index.front() {
+            None => return false,
+            Some(&(first, _)) if first >= index => return first == index,
+            Some(_) => {}
+        }
         let position = self.position(index);
         self.by_index
             .get(position)

@@ -40,9 +40,15 @@ fn text() -> impl Strategy<Value = String> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (text()).prop_map(|key| Op::Get { key }),
-        (text(), text()).prop_map(|(key, value)| Op::Put { key, value }),
-        (text(), text()).prop_map(|(key, value)| Op::Append { key, value }),
+        (text()).prop_map(|key| Op::Get { key: key.into() }),
+        (text(), text()).prop_map(|(key, value)| Op::Put {
+            key: key.into(),
+            value: value.into(),
+        }),
+        (text(), text()).prop_map(|(key, value)| Op::Append {
+            key: key.into(),
+            value: value.into(),
+        }),
     ]
 }
 
@@ -249,14 +255,14 @@ impl Model {
         let stale = self.last_seq.get(&client).is_some_and(|&last| seq < last);
         let value = match &request.op {
             Op::Get { .. } if stale => return None,
-            Op::Get { key } => self.map.get(key).cloned().unwrap_or_default(),
+            Op::Get { key } => self.map.get(&**key).cloned().unwrap_or_default(),
             Op::Put { .. } | Op::Append { .. } if applied => String::new(),
             Op::Put { key, value } => {
-                self.map.insert(key.clone(), value.clone());
+                self.map.insert(key.to_string(), value.to_string());
                 String::new()
             }
             Op::Append { key, value } => {
-                self.map.entry(key.clone()).or_default().push_str(value);
+                self.map.entry(key.to_string()).or_default().push_str(value);
                 String::new()
             }
         };

@@ -451,3 +451,43 @@ fn a_corrupt_installed_snapshot_halts_the_server_with_a_typed_error() {
     let replies = fifo.append(0, 1, 2, "k", "b");
     assert_eq!(outcomes(&replies), vec![ok("")]);
 }
+
+#[test]
+fn a_server_without_apply_reports_answers_alike_and_computes_the_same_digest() {
+    let mut reporting = three();
+    let mut quiet = log_fifo(3, KvConfig::builder().report_applied(false));
+    quiet.elect(0);
+    let requests = [
+        request(1, 1, put("k", "v")),
+        request(2, 1, append("k", "w")),
+        request(1, 2, append("other", "x")),
+        request(2, 2, get("k")),
+    ];
+    for request in requests {
+        let raw = fifo_step_raw(
+            &mut quiet,
+            0,
+            ServerInput::Request {
+                from: ClientAddr(1),
+                request: request.clone(),
+            },
+        );
+        assert!(raw.iter().all(|a| !matches!(a, ServerAction::Applied(_))));
+        reporting.request(0, ClientAddr(1), request);
+        reporting.deliver_all();
+        quiet.deliver_all();
+    }
+    heartbeat(&mut reporting);
+    heartbeat(&mut quiet);
+    let answers = |fifo: &Fifo| -> Vec<Outcome> {
+        outcomes(&fifo.replies.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+    };
+    assert_eq!(answers(&quiet), answers(&reporting));
+    assert_eq!(answers(&quiet).last(), Some(&ok("vw")));
+    for i in 0..3 {
+        let (a, b) = (quiet.cluster.server(i), reporting.cluster.server(i));
+        assert_eq!(a.applied_index(), b.applied_index(), "server {i}");
+        assert_eq!(a.digest(), b.digest(), "server {i}");
+        a.check_invariants().unwrap();
+    }
+}

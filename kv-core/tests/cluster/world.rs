@@ -195,20 +195,20 @@ impl World {
             let value = format!("x {c} {} y", slot.appends);
             slot.appends += 1;
             Op::Append {
-                key: key.to_owned(),
-                value,
+                key: key.into(),
+                value: value.into(),
             }
         };
         let op = match slot.workload.clone() {
             Workload::OwnKey { key } if slot.calls.is_empty() => Op::Put {
-                key,
-                value: String::new(),
+                key: key.into(),
+                value: "".into(),
             },
             Workload::OwnKey { key } if coin => append(slot, &key),
-            Workload::OwnKey { key } => Op::Get { key },
+            Workload::OwnKey { key } => Op::Get { key: key.into() },
             Workload::SharedKey { key } => append(slot, &key),
             Workload::Reads { keys } => Op::Get {
-                key: keys[slot.calls.len()].clone(),
+                key: keys[slot.calls.len()].as_str().into(),
             },
         };
         Some(op)
@@ -528,7 +528,7 @@ impl World {
                     for call in &slot.calls {
                         let (_, result) = call.done.as_ref().expect("checked");
                         match &call.op {
-                            Op::Put { value, .. } => expected = value.clone(),
+                            Op::Put { value, .. } => expected = value.to_string(),
                             Op::Append { value, .. } => expected.push_str(value),
                             Op::Get { .. } => assert_eq!(
                                 result.as_ref().expect("a Get is never refused").as_deref(),

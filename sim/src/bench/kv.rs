@@ -1,18 +1,22 @@
 //! `raftlab bench --kv`: throughput of the KV service (kv-core on raft-core) with nothing
 //! else in the way: servers and clerks in one thread, lockstep rounds, no faults.
 //!
-//! One round: every server handles its pending Raft messages, then the client requests
-//! that reached it during the last round, all together as one `ServerInput::Requests`
-//! (so a leader proposes them as one batch); then every clerk handles its replies and, at
-//! once, calls its next operation. Servers persist to the counting disk of the Raft bench.
-//! Nothing ticks during the load: a leader answers a client when the entry applies, which
-//! needs only the followers' acknowledgements. Wall time is only reported.
+//! One round: every server takes the client requests that reached it during the last
+//! round, all together as one `ServerInput::Requests` (so a leader proposes them as one
+//! batch and asks one read index for their Gets); then Raft messages are delivered, in
+//! sub-rounds (every server handles what reached it, in order), until none is in flight;
+//! then every clerk handles its replies and, at once, calls its next operation. In a
+//! round the leader therefore commits and answers the request of every clerk. Servers
+//! persist to the counting disk of the Raft bench. Nothing ticks during the load: a leader
+//! answers a client when the entry applies, which needs only the followers'
+//! acknowledgements. Wall time is only reported.
 
 use kv_core::{
     ClerkAction, ClerkConfig, ClerkInput, ClientAddr, ClientId, KvConfig, KvServer, Op, Outcome,
     ReadMode, Reply, Request, ServerAction, ServerInput,
 };
 use raft_core::{Config, Message, NodeId};
+use std::sync::Arc;
 
 use super::disk::CountingDisk;
 
@@ -49,6 +53,9 @@ pub struct KvBenchParams {
     pub read_mode: ReadMode,
     /// The servers' `max_raft_state` (snapshots), or none.
     pub max_raft_state: Option<usize>,
+    /// Whether the servers report every apply with its digest (`KvConfig`'s
+    /// `report_applied`; the bench ignores the reports).
+    pub report_applied: bool,
 }
 
 /// What a KV bench run counted.
@@ -81,8 +88,8 @@ pub struct KvCluster {
     raft_inbox: Vec<Vec<Message>>,
     /// Per server: client requests for the next round.
     request_inbox: Vec<Vec<(ClientAddr, Request)>>,
-    /// Per clerk: replies for the next round, with their sender.
-    reply_inbox: Vec<Vec<(NodeId, Reply)>>,
+    /// The replies of the round, in the order they were sent: (clerk, sender, reply).
+    replies: Vec<(usize, NodeId, Reply)>,
     /// Raft messages sent in the current round.
     raft_out: Vec<Message>,
     /// Per clerk: operations called so far.
@@ -93,8 +100,11 @@ pub struct KvCluster {
     params: KvBenchParams,
     /// `value_bytes` times 'v': the padding of every written value.
     fill: String,
-    /// The names of the first keys (all of them up to [`KEY_NAMES_MAX`]), built once.
-    key_names: Vec<String>,
+    /// The names of the first keys (all of them up to [`KEY_NAMES_MAX`]), built once and
+    /// shared by every operation on them.
+    key_names: Vec<Arc<str>>,
+    /// The buffer each written value is built in before it is copied into its `Arc`.
+    value_scratch: String,
     /// Per clerk: `<c>:`, the start of each value it writes.
     value_prefixes: Vec<String>,
     /// The counters so far.
@@ -109,6 +119,7 @@ impl KvCluster {
             .max_raft_state(params.max_raft_state)
             .max_value_bytes(params.value_bytes.max(1))
             .read_mode(params.read_mode)
+            .report_applied(params.report_applied)
             .build()
             .map_err(|e| format!("bad kv configuration: {e}"))?;
         let servers = ids
@@ -135,14 +146,17 @@ impl KvCluster {
             clerks,
             raft_inbox: vec![Vec::new(); servers_n],
             request_inbox: vec![Vec::new(); servers_n],
-            reply_inbox: vec![Vec::new(); clients_n],
+            replies: Vec::with_capacity(clients_n),
             raft_out: Vec::new(),
             called: vec![0; clients_n],
             server_actions: Vec::new(),
             clerk_actions: Vec::new(),
             params: params.clone(),
             fill: "v".repeat(params.value_bytes),
-            key_names: (0..params.keys.min(KEY_NAMES_MAX)).map(key_name).collect(),
+            key_names: (0..params.keys.min(KEY_NAMES_MAX))
+                .map(|k| key_name(k).into())
+                .collect(),
+            value_scratch: String::with_capacity(params.value_bytes.max(24)),
             value_prefixes: (0..clients_n).map(|c| format!("{c}:")).collect(),
             counters: KvCounters::default(),
         })
@@ -191,10 +205,16 @@ impl KvCluster {
         self.check_agreement()
     }
 
+    /// One round: every server takes the client requests that reached it as one batch;
+    /// then Raft messages are delivered, sub-round after sub-round, until none is in
+    /// flight (the leader has committed and answered what it could); then the clerks.
     fn round(&mut self) -> Result<(), String> {
         self.counters.rounds += 1;
-        self.servers_round()?;
-        self.route_raft();
+        self.requests_round()?;
+        while !self.raft_out.is_empty() {
+            self.route_raft();
+            self.raft_round()?;
+        }
         self.clerks_round()
     }
 
@@ -207,7 +227,14 @@ impl KvCluster {
         }
     }
 
+    /// Every server handles its Raft messages, then its client requests.
     fn servers_round(&mut self) -> Result<(), String> {
+        self.raft_round()?;
+        self.requests_round()
+    }
+
+    /// Every server handles the Raft messages delivered to it, in order.
+    fn raft_round(&mut self) -> Result<(), String> {
         for s in 0..self.servers.len() {
             // Inboxes keep their capacity from round to round.
             let mut messages = std::mem::take(&mut self.raft_inbox[s]);
@@ -215,6 +242,13 @@ impl KvCluster {
                 self.step_server(s, ServerInput::Raft(message))?;
             }
             self.raft_inbox[s] = messages;
+        }
+        Ok(())
+    }
+
+    /// Every server handles the client requests that reached it, as one batch.
+    fn requests_round(&mut self) -> Result<(), String> {
+        for s in 0..self.servers.len() {
             if !self.request_inbox[s].is_empty() {
                 // Room for a request of every clerk: the inbox never grows during a round.
                 let capacity = self.clerks.len();
@@ -257,10 +291,11 @@ impl KvCluster {
                     self.counters.client_messages += 1;
                     self.counters.client_bytes += reply.encoded_len() as u64;
                     let from = self.servers[s].id();
-                    match self.reply_inbox.get_mut(to.0 as usize) {
-                        Some(inbox) => inbox.push((from, reply)),
-                        None => return Err(format!("a reply to unknown clerk {}", to.0)),
+                    let c = to.0 as usize;
+                    if c >= self.clerks.len() {
+                        return Err(format!("a reply to unknown clerk {c}"));
                     }
+                    self.replies.push((c, from, reply));
                 }
                 ServerAction::Applied(_) | ServerAction::Transfer(_) => {}
                 ServerAction::Halted(error) => return Err(format!("server {s} halted: {error}")),
@@ -269,20 +304,20 @@ impl KvCluster {
         Ok(())
     }
 
+    /// Every reply of the round reaches its clerk, in the order the replies were sent.
     fn clerks_round(&mut self) -> Result<(), String> {
-        for c in 0..self.clerks.len() {
-            let mut replies = std::mem::take(&mut self.reply_inbox[c]);
-            for (from, reply) in replies.drain(..) {
-                if let Outcome::Refused(refusal) = &reply.outcome {
-                    return Err(format!("clerk {c} was refused: {refusal}"));
-                }
-                let finished = self.step_clerk(c, ClerkInput::Reply { from, reply })?;
-                if finished && self.counters.ops < self.params.ops {
-                    self.call_next(c)?;
-                }
+        // The buffer keeps its capacity from round to round.
+        let mut replies = std::mem::take(&mut self.replies);
+        for (c, from, reply) in replies.drain(..) {
+            if let Outcome::Refused(refusal) = &reply.outcome {
+                return Err(format!("clerk {c} was refused: {refusal}"));
             }
-            self.reply_inbox[c] = replies;
+            let finished = self.step_clerk(c, ClerkInput::Reply { from, reply })?;
+            if finished && self.counters.ops < self.params.ops {
+                self.call_next(c)?;
+            }
         }
+        self.replies = replies;
         Ok(())
     }
 
@@ -331,36 +366,36 @@ impl KvCluster {
 
     /// Clerk `c`'s `n`-th operation: its key and value follow from (c, n), so runs repeat.
     /// Key `k<i>`; the value `<c>:<n>:` padded with `v` to `value_bytes`.
-    fn op(&self, c: usize, n: u64) -> Op {
+    fn op(&mut self, c: usize, n: u64) -> Op {
         let mixed = (c as u64)
             .wrapping_mul(0x9e37_79b9)
             .wrapping_add(n.wrapping_mul(7919));
         let k = mixed % self.params.keys.max(1);
         let key = match self.key_names.get(k as usize) {
-            Some(name) => name.clone(),
-            None => key_name(k),
+            Some(name) => Arc::clone(name),
+            None => key_name(k).into(),
         };
-        let value = || {
-            let len = self.params.value_bytes;
-            let mut value = String::with_capacity(len.max(24));
-            value.push_str(&self.value_prefixes[c]);
-            push_decimal(&mut value, n);
-            value.push(':');
-            let fill = len.saturating_sub(value.len());
-            value.push_str(&self.fill[..fill]);
-            value.truncate(len);
-            value
+        let writes = match self.params.workload {
+            Workload::Append => true,
+            Workload::Mixed => n % 2 == 0,
+            Workload::Get => false,
         };
+        if !writes {
+            return Op::Get { key };
+        }
+        let len = self.params.value_bytes;
+        let value = &mut self.value_scratch;
+        value.clear();
+        value.push_str(&self.value_prefixes[c]);
+        push_decimal(value, n);
+        value.push(':');
+        let fill = len.saturating_sub(value.len());
+        value.push_str(&self.fill[..fill]);
+        value.truncate(len);
+        let value = Arc::from(value.as_str());
         match self.params.workload {
-            Workload::Append => Op::Append {
-                key,
-                value: value(),
-            },
-            Workload::Mixed if n % 2 == 0 => Op::Put {
-                key,
-                value: value(),
-            },
-            Workload::Mixed | Workload::Get => Op::Get { key },
+            Workload::Append => Op::Append { key, value },
+            _ => Op::Put { key, value },
         }
     }
 
@@ -401,14 +436,70 @@ fn push_decimal(text: &mut String, mut n: u64) {
             break;
         }
     }
-    for &digit in &digits[start..] {
-        text.push(char::from(digit));
+    // ASCII digits, so always UTF-8; pushed as one slice.
+    if let Ok(digits) = std::str::from_utf8(&digits[start..]) {
+        text.push_str(digits);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn params(workload: Workload, report_applied: bool) -> KvBenchParams {
+        KvBenchParams {
+            servers: 3,
+            clients: 8,
+            ops: 4_000,
+            keys: 50,
+            value_bytes: 64,
+            workload,
+            read_mode: ReadMode::ReadIndex,
+            max_raft_state: Some(16 << 10),
+            report_applied,
+        }
+    }
+
+    fn run(params: &KvBenchParams) -> KvCluster {
+        let mut cluster = KvCluster::new(params).expect("valid parameters");
+        cluster.elect_first(1_000).expect("an election");
+        cluster.run_load(100).expect("no violation");
+        cluster
+    }
+
+    #[test]
+    fn every_round_answers_every_clerk() {
+        for workload in [Workload::Mixed, Workload::Get, Workload::Append] {
+            let cluster = run(&params(workload, false));
+            let counters = &cluster.counters;
+            assert_eq!(counters.ops, 4_000);
+            assert_eq!(counters.rounds, 4_000 / 8, "{workload:?}");
+            // A request and its answer per operation, no retry in a fault-free run; and
+            // the requests of the calls still open when the count was reached.
+            let messages = counters.client_messages;
+            assert!(
+                (8_000..8_008).contains(&messages),
+                "{workload:?}: {messages}"
+            );
+            if workload != Workload::Get {
+                assert!(counters.snapshots > 0, "{workload:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn servers_without_reports_reach_the_same_states() {
+        let quiet = run(&params(Workload::Append, false));
+        let reporting = run(&params(Workload::Append, true));
+        for (a, b) in quiet.servers.iter().zip(&reporting.servers) {
+            assert_eq!(a.applied_index(), b.applied_index());
+            assert_eq!(a.digest(), b.digest());
+            assert_eq!(a.applied_value("k7"), b.applied_value("k7"));
+        }
+        assert!(quiet.servers[0]
+            .applied_value("k7")
+            .is_some_and(|v| v.len() > 64));
+    }
 
     #[test]
     fn decimals_are_written_as_format_writes_them() {

@@ -81,6 +81,10 @@ pub struct BenchArgs {
     /// KV: the servers' max_raft_state in bytes (0: no snapshots).
     #[arg(long, default_value_t = 1 << 20)]
     pub max_raft_state: usize,
+    /// KV: the servers report every apply with its state digest, as in the simulator
+    /// (by default they report none and keep no running digest).
+    #[arg(long)]
+    pub report_applied: bool,
 }
 
 /// The figures of one bench run.
@@ -270,6 +274,7 @@ fn kv_params(args: &BenchArgs) -> kv::KvBenchParams {
         workload: args.workload,
         read_mode: args.read_mode.mode(),
         max_raft_state: (args.max_raft_state > 0).then_some(args.max_raft_state),
+        report_applied: args.report_applied,
     }
 }
 
@@ -311,6 +316,7 @@ fn kv_main(args: &BenchArgs) -> ExitCode {
         "keys": params.keys,
         "value_bytes": params.value_bytes,
         "max_raft_state": params.max_raft_state,
+        "report_applied": params.report_applied,
         "ops_per_s": (counters.ops as f64 / wall_s.max(f64::MIN_POSITIVE)).round(),
         "wall_s": round_to(wall_s, 6),
         "us_per_op": round_to(wall_s * 1e6 / ops, 4),

@@ -19,9 +19,9 @@ pub fn to_model_history(ops: &[RecordedOp]) -> Vec<Operation<KvInput, KvOutput>>
     ops.iter()
         .map(|op| {
             let input = match &op.op {
-                Op::Get { key } => KvInput::get(key.as_str()),
-                Op::Put { key, value } => KvInput::put(key.as_str(), value.as_str()),
-                Op::Append { key, value } => KvInput::append(key.as_str(), value.as_str()),
+                Op::Get { key } => KvInput::get(&**key),
+                Op::Put { key, value } => KvInput::put(&**key, &**value),
+                Op::Append { key, value } => KvInput::append(&**key, &**value),
             };
             let client = op.client as u64;
             match (op.ret, &op.output) {

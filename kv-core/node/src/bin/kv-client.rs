@@ -107,14 +107,16 @@ fn main() -> ExitCode {
 
 fn run(flags: &Flags, servers: BTreeMap<NodeId, String>) -> Result<ExitCode, String> {
     let op = match &flags.command {
-        Command::Get { key } => Op::Get { key: key.clone() },
+        Command::Get { key } => Op::Get {
+            key: key.as_str().into(),
+        },
         Command::Put { key, value } => Op::Put {
-            key: key.clone(),
-            value: value.clone(),
+            key: key.as_str().into(),
+            value: value.as_str().into(),
         },
         Command::Append { key, value } => Op::Append {
-            key: key.clone(),
-            value: value.clone(),
+            key: key.as_str().into(),
+            value: value.as_str().into(),
         },
         Command::Status => return Ok(print_status(&servers)),
         Command::Load(load) => return run_load(flags, load, &servers),

@@ -31,9 +31,11 @@ impl HistoryOp {
     /// The operation's JSON line (without the newline).
     pub fn to_json(&self) -> Value {
         let input = match &self.op {
-            Op::Get { key } => json!({"op": "get", "key": key}),
-            Op::Put { key, value } => json!({"op": "put", "key": key, "value": value}),
-            Op::Append { key, value } => json!({"op": "append", "key": key, "value": value}),
+            Op::Get { key } => json!({"op": "get", "key": &**key}),
+            Op::Put { key, value } => json!({"op": "put", "key": &**key, "value": &**value}),
+            Op::Append { key, value } => {
+                json!({"op": "append", "key": &**key, "value": &**value})
+            }
         };
         let mut line = json!({
             "client": self.client,

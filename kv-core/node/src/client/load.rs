@@ -248,13 +248,19 @@ fn choose(rng: &mut ChaCha8Rng, options: &LoadOptions, client: u64, n: u64) -> O
     let pick = rng.next_u64() % total;
     let key = format!("k{}", rng.next_u64() % options.keys.max(1) as u64);
     if pick < mix.get as u64 {
-        Op::Get { key }
+        Op::Get { key: key.into() }
     } else if pick < mix.get as u64 + mix.put as u64 {
         let value = padded(format!("p{client}.{n}"), "", options.value_bytes);
-        Op::Put { key, value }
+        Op::Put {
+            key: key.into(),
+            value: value.into(),
+        }
     } else {
         let value = padded(format!("[c{client}.{n}"), "]", options.value_bytes);
-        Op::Append { key, value }
+        Op::Append {
+            key: key.into(),
+            value: value.into(),
+        }
     }
 }
 

@@ -43,12 +43,12 @@ pub fn check_exactly_once(ops: &[RecordedOp]) -> Result<(), String> {
                 ));
             }
         }
-        last_read.insert(key.as_str(), output.as_str());
+        last_read.insert(&**key, output.as_str());
     }
     let put: BTreeSet<&str> = ops
         .iter()
         .filter_map(|op| match &op.op {
-            Op::Put { key, .. } => Some(key.as_str()),
+            Op::Put { key, .. } => Some(&**key),
             _ => None,
         })
         .collect();
@@ -56,10 +56,10 @@ pub fn check_exactly_once(ops: &[RecordedOp]) -> Result<(), String> {
         let (Op::Append { key, value }, Some(_)) = (&op.op, op.ret) else {
             continue;
         };
-        if put.contains(key.as_str()) {
+        if put.contains(&**key) {
             continue;
         }
-        let Some(&last) = last_read.get(key.as_str()) else {
+        let Some(&last) = last_read.get(&**key) else {
             continue;
         };
         for token in tokens(value) {

@@ -290,7 +290,7 @@ impl<'w> Driver<'w> {
             KvStep::Get { clerk, key } => {
                 if let Some(c) = self.idle(clerk) {
                     let key = self.key(key);
-                    self.call(c, Op::Get { key });
+                    self.call(c, Op::Get { key: key.into() });
                 }
             }
             KvStep::Put { clerk, key } | KvStep::Append { clerk, key } => {
@@ -302,9 +302,15 @@ impl<'w> Driver<'w> {
                     self.open_writes[k] += 1;
                     let (key, value) = (self.key(key), self.value());
                     let op = if matches!(step, KvStep::Put { .. }) {
-                        Op::Put { key, value }
+                        Op::Put {
+                            key: key.into(),
+                            value: value.into(),
+                        }
                     } else {
-                        Op::Append { key, value }
+                        Op::Append {
+                            key: key.into(),
+                            value: value.into(),
+                        }
                     };
                     self.call(c, op);
                 }
@@ -353,7 +359,7 @@ impl<'w> Driver<'w> {
         self.in_flight.resize(self.world.client_count(), None);
         for key in 0..self.spec.keys.max(1) {
             let key = self.key(key);
-            self.call(reader, Op::Get { key });
+            self.call(reader, Op::Get { key: key.into() });
             self.settle(started, "the final read")?;
         }
         Ok(())
