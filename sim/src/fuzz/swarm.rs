@@ -86,7 +86,13 @@ impl SwarmConfig {
     /// The configuration seed `seed` picks.
     pub fn pick(seed: u64) -> SwarmConfig {
         let mut rng = Stream::new(seed, "swarm-config");
-        let servers = [3, 5, 7][rng.index(3)];
+        let mut servers = [3, 5, 7][rng.index(3)];
+        // One seed in ten runs a degenerate cluster of one or two servers (a quorum of
+        // all of them), from its own stream so the other seeds keep their draws.
+        let mut small = Stream::new(seed, "swarm-small-cluster");
+        if small.chance(1, 10) {
+            servers = [1, 2][small.index(2)];
+        }
         let unreliable = rng.chance(1, 2);
         let mut config = SwarmConfig {
             servers,
@@ -378,7 +384,8 @@ pub fn run_swarm_with(
 mod tests {
     use super::*;
 
-    /// Every behaviour switch of raft-core takes both values across the first seeds
+    /// Every cluster size (1 and 2 included: their quorum is every server) and every
+    /// behaviour switch of raft-core takes both values across the first seeds
     /// (a switch always on hides bugs its other side would show: pre-vote's own log
     /// check hid a broken election restriction), and the no-op never runs on a seed
     /// with Figure 8 episodes (it would hide a broken commit rule there).
@@ -396,6 +403,12 @@ mod tests {
             .iter()
             .all(|c| !(c.no_op_on_election && c.figure8_rate > 0)));
         assert!(configs.iter().all(|c| c.pre_vote || !c.check_quorum));
+        for servers in [1, 2, 3, 5, 7] {
+            assert!(
+                configs.iter().any(|c| c.servers == servers),
+                "no cluster of {servers}"
+            );
+        }
         let setup = configs
             .iter()
             .find(|c| c.no_op_on_election)
