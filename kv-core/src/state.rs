@@ -181,30 +181,27 @@ impl KvState {
 
     /// The digest computed from the texts themselves.
     fn digest_of_texts(&self) -> StateDigest {
-        let pairs = self
-            .map
-            .iter()
-            .map(|(key, stored)| pair_hash(key, TextHash::of(&stored.text), stored.text.len()));
-        StateDigest(pairs.fold(self.clients_sum(), u64::wrapping_add))
-    }
-
-    /// The duplicate table's part of the digest.
-    fn clients_sum(&self) -> u64 {
-        self.last_seq
-            .iter()
-            .map(|(client, seq)| client_hash(client.0, seq.0))
-            .fold(0, u64::wrapping_add)
+        self.digest_with(|stored| TextHash::of(&stored.text))
     }
 
     /// The digest computed from scratch from the stored hashes (what the running digest
     /// must equal).
     pub(crate) fn recompute_digest(&self) -> StateDigest {
-        // A sum: the map's own order does not show.
+        self.digest_with(|stored| stored.hash)
+    }
+
+    /// The digest with each value's hash taken by `value_hash`: a sum, so the maps' own
+    /// order does not show.
+    fn digest_with(&self, value_hash: impl Fn(&StoredValue) -> TextHash) -> StateDigest {
         let pairs = self
             .map
             .iter()
-            .map(|(key, stored)| pair_hash(key, stored.hash, stored.text.len()));
-        StateDigest(pairs.fold(self.clients_sum(), u64::wrapping_add))
+            .map(|(key, stored)| pair_hash(key, value_hash(stored), stored.text.len()));
+        let clients = self
+            .last_seq
+            .iter()
+            .map(|(client, seq)| client_hash(client.0, seq.0));
+        StateDigest(pairs.chain(clients).fold(0, u64::wrapping_add))
     }
 
     /// Records (client, seq) as applied, unless it (or a later call) was: returns

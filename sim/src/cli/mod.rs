@@ -378,12 +378,12 @@ fn run_command(scenarios: &[Scenario], run: &RunArgs, planted: &Planted) -> Exit
     let results = &ran.results;
     let failed = results.iter().filter(|(r, _)| !r.ok).count();
     if !run.json {
-        output::print_table(scenarios, results, wall_s);
+        output::print_table(results, wall_s);
     }
     if failed > 0 {
-        let ids = scenarios
-            .iter()
-            .filter(|s| results.iter().any(|(r, _)| !r.ok && r.id == s.id))
+        let ids = results
+            .chunk_by(|a, b| a.0.id == b.0.id)
+            .filter(|runs| runs.iter().any(|(r, _)| !r.ok))
             .count();
         eprintln!(
             "{failed} of {} runs failed ({ids} scenarios)",

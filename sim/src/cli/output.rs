@@ -51,9 +51,9 @@ pub fn json_line(report: &RunReport, wall_ms: f64) -> String {
     .to_string()
 }
 
-/// The lab tester's table (one row per scenario, summed over the seeds it ran, in the
-/// order of `scenarios`), then totals.
-pub fn print_table(scenarios: &[Scenario], results: &[(RunReport, f64)], wall_s: f64) {
+/// The lab tester's table (one row per scenario, summed over the seeds it ran; the
+/// results in scenario order, as [`super::run_many`] returns them), then totals.
+pub fn print_table(results: &[(RunReport, f64)], wall_s: f64) {
     outln!(
         "{:<WIDTH$} {:>4} {:>6} {:>9} {:>5} {:>8} {:>11} {:>7} {:>7} {:>9}  result",
         "id",
@@ -68,14 +68,9 @@ pub fn print_table(scenarios: &[Scenario], results: &[(RunReport, f64)], wall_s:
         "wall ms"
     );
     let mut total_sim_ms = 0;
-    for scenario in scenarios {
-        let chunk: Vec<&(RunReport, f64)> = results
-            .iter()
-            .filter(|(r, _)| r.id == scenario.id)
-            .collect();
-        let Some((first, _)) = chunk.first() else {
-            continue;
-        };
+    // The results come in scenario order, so each scenario's runs lie together.
+    for chunk in results.chunk_by(|a, b| a.0.id == b.0.id) {
+        let first = &chunk[0].0;
         let sum = |f: fn(&RunReport) -> u64| chunk.iter().map(|(r, _)| f(r)).sum::<u64>();
         let sim_ms = sum(|r| r.sim_ms);
         total_sim_ms += sim_ms;
