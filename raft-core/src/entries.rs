@@ -300,6 +300,13 @@ impl<'a> Iterator for Iter<'a> {
         }
     }
 
+    fn nth(&mut self, n: usize) -> Option<&'a Entry> {
+        match &mut self.inner {
+            Inner::Fixed(entries) => entries.nth(n),
+            Inner::Slots(slots) => slots.nth(n).and_then(OnceLock::get),
+        }
+    }
+
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.inner {
             Inner::Fixed(entries) => entries.size_hint(),

@@ -24,6 +24,11 @@ const MIN_CHUNK: usize = 64;
 /// stay under the allocator's threshold for mapping fresh pages per allocation.
 const MAX_CHUNK: usize = 1024;
 
+/// The record bytes of `entries`.
+fn records_len<'a>(entries: impl Iterator<Item = &'a Entry>) -> u64 {
+    entries.map(|entry| entry_record_len(entry) as u64).sum()
+}
+
 /// The log of one node.
 #[derive(Clone, Debug, Default)]
 pub struct RaftLog {
@@ -33,14 +38,13 @@ pub struct RaftLog {
     runs: VecDeque<Entries>,
     /// The index of each run's first entry (a lookup reads no entry).
     run_starts: VecDeque<u64>,
+    /// The record bytes ([`entry_record_len`]) of each run's entries, so that a message
+    /// starting at a run takes the whole run without sizing its entries again.
+    run_bytes: VecDeque<u64>,
     /// How many entries the runs hold.
     held: usize,
-    /// For each held entry, the record bytes ([`entry_record_len`]) of every entry
-    /// pushed so far up to and including it: a running sum, so that the bytes of any
-    /// range are one subtraction and a message's budget is a binary search.
-    record_ends: VecDeque<u64>,
-    /// The running sum just before the first held entry.
-    record_base: u64,
+    /// The record bytes of all held entries.
+    bytes: u64,
     committed: LogIndex,
     applied: LogIndex,
 }
@@ -103,8 +107,7 @@ impl RaftLog {
 
     /// The bytes the entries take in the encoded raft state.
     pub fn entries_encoded_len(&self) -> usize {
-        let end = self.record_ends.back().copied().unwrap_or(self.record_base);
-        usize::try_from(end - self.record_base).unwrap_or(usize::MAX)
+        usize::try_from(self.bytes).unwrap_or(usize::MAX)
     }
 
     /// The position of `index` among the held entries.
@@ -187,11 +190,10 @@ impl RaftLog {
     /// inside a message) take up to `max_bytes` in all; at least one entry, even if it
     /// alone is larger.
     pub fn entries_from(&self, from: LogIndex, max_bytes: usize) -> Entries {
-        let Some(start) = self.position(from) else {
+        let Some((run, offset)) = self.locate(from) else {
             return Entries::new();
         };
-        let limit = self.record_before(start).saturating_add(max_bytes as u64);
-        let count = self.count_within(start, limit).max(1);
+        let count = self.count_within(run, offset, max_bytes as u64).max(1);
         self.range(from, count)
     }
 
@@ -214,37 +216,28 @@ impl RaftLog {
             .collect()
     }
 
-    /// How many entries from `position` on end at or below the running sum `limit`.
-    /// The running sums grow, so this is a search: galloping from `position` (cheap and
-    /// cache-friendly for the short ranges a send usually takes), then bisecting.
-    fn count_within(&self, position: usize, limit: u64) -> usize {
-        let fits = |count: usize| self.record_ends[position + count - 1] <= limit;
-        let held = self.record_ends.len() - position;
-        // Invariant: `low` entries fit; more than `high` do not.
-        let (mut low, mut high) = (0, held);
-        let mut step = 1;
-        while step <= held && fits(step) {
-            low = step;
-            step *= 2;
-        }
-        high = high.min(step.saturating_sub(1));
-        while low < high {
-            let mid = low + (high - low).div_ceil(2);
-            if fits(mid) {
-                low = mid;
-            } else {
-                high = mid - 1;
+    /// How many entries from `offset` in run `run` on have records that fit in `budget`
+    /// bytes. A run taken whole counts its known bytes; only a run's partial start and
+    /// the entry that no longer fits are sized, so the work is that of the entries sent.
+    fn count_within(&self, run: usize, mut offset: usize, mut budget: u64) -> usize {
+        let mut count = 0;
+        for (entries, &bytes) in self.runs.range(run..).zip(self.run_bytes.range(run..)) {
+            if offset == 0 && bytes <= budget {
+                budget -= bytes;
+                count += entries.len();
+                continue;
             }
+            for entry in entries.iter().skip(offset) {
+                let size = entry_record_len(entry) as u64;
+                if size > budget {
+                    return count;
+                }
+                budget -= size;
+                count += 1;
+            }
+            offset = 0;
         }
-        low
-    }
-
-    /// The running sum of record bytes just before the held entry at `position`.
-    fn record_before(&self, position: usize) -> u64 {
-        match position.checked_sub(1) {
-            Some(previous) => self.record_ends[previous],
-            None => self.record_base,
-        }
+        count
     }
 
     /// The committed entries not yet applied, in order and in runs, marking them applied
@@ -293,29 +286,33 @@ impl RaftLog {
                 .enumerate()
                 .map(|(offset, data)| Entry::new(first.plus(offset as u64), term, data));
             let run = Entries::with_spare(entries, spare);
-            for entry in run.iter() {
-                self.record(entry);
-            }
-            self.held += count;
             let handed = run.clone();
             self.push_run(run);
             return handed;
         }
         for (offset, data) in commands.enumerate() {
             let entry = Entry::new(first.plus(offset as u64), term, data);
-            self.record(&entry);
+            let size = entry_record_len(&entry) as u64;
             let refused = match self.runs.back_mut() {
                 Some(run) => run.try_push(entry).err(),
                 None => Some(entry),
             };
-            if let Some(entry) = refused {
-                // Another writer took the slot (a clone of this log): a chunk of our own.
-                let capacity = MIN_CHUNK.max(count - offset);
-                let mut run = Entries::with_capacity(capacity);
-                run.push(entry);
-                self.push_run(run);
+            match refused {
+                None => {
+                    if let Some(bytes) = self.run_bytes.back_mut() {
+                        *bytes += size;
+                    }
+                    self.bytes += size;
+                    self.held += 1;
+                }
+                Some(entry) => {
+                    // Another writer took the slot (a clone of this log): a chunk of our own.
+                    let capacity = MIN_CHUNK.max(count - offset);
+                    let mut run = Entries::with_capacity(capacity);
+                    run.push(entry);
+                    self.push_run(run);
+                }
             }
-            self.held += 1;
         }
         self.drop_empty_tail_run();
         self.range(first, count)
@@ -331,29 +328,31 @@ impl RaftLog {
             Some(self.last_index().next())
         );
         debug_assert!(entries.first().map(Entry::term) >= Some(self.last_term()));
-        for entry in entries.iter() {
-            self.record(entry);
-        }
-        self.held += entries.len();
         match self.runs.back_mut() {
-            Some(last) if last.is_continued_by(&entries) => last.extend_by(entries.len()),
+            Some(last) if last.is_continued_by(&entries) => {
+                let bytes = records_len(entries.iter());
+                last.extend_by(entries.len());
+                if let Some(last_bytes) = self.run_bytes.back_mut() {
+                    *last_bytes += bytes;
+                }
+                self.bytes += bytes;
+                self.held += entries.len();
+            }
             _ => self.push_run(entries),
         }
     }
 
-    /// Adds a run after the last (a run that holds nothing is not kept).
+    /// Adds a run after the last (a run that holds nothing is not kept), sizing its
+    /// records.
     fn push_run(&mut self, run: Entries) {
         if let Some(first) = run.first() {
+            let bytes = records_len(run.iter());
             self.run_starts.push_back(first.index);
+            self.run_bytes.push_back(bytes);
+            self.bytes += bytes;
+            self.held += run.len();
             self.runs.push_back(run);
         }
-    }
-
-    /// Adds the running sum of a new last entry.
-    fn record(&mut self, entry: &Entry) {
-        let end = self.record_ends.back().copied().unwrap_or(self.record_base);
-        self.record_ends
-            .push_back(end + entry_record_len(entry) as u64);
     }
 
     /// A run left empty (a fresh chunk nobody wrote in) is dropped.
@@ -361,25 +360,28 @@ impl RaftLog {
         if self.runs.back().is_some_and(Entries::is_empty) {
             self.runs.pop_back();
             self.run_starts.pop_back();
+            self.run_bytes.pop_back();
         }
     }
 
     /// Drops every entry at `index` or later. The caller guarantees `index > committed`.
     pub fn truncate_from(&mut self, index: LogIndex) {
         debug_assert!(index > self.committed, "truncating committed entries");
-        let Some(position) = self.position(index) else {
+        let Some((run, offset)) = self.locate(index) else {
             return;
         };
-        if let Some((run, offset)) = self.locate(index) {
-            self.runs.truncate(run + 1);
-            self.run_starts.truncate(run + 1);
-            if let Some(last) = self.runs.back_mut() {
-                last.truncate(offset);
-            }
-            self.drop_empty_tail_run();
+        let later: u64 = self.run_bytes.range(run + 1..).sum();
+        let cut = records_len(self.runs[run].iter().skip(offset));
+        self.runs.truncate(run + 1);
+        self.run_starts.truncate(run + 1);
+        self.run_bytes.truncate(run + 1);
+        if let (Some(last), Some(bytes)) = (self.runs.back_mut(), self.run_bytes.back_mut()) {
+            last.truncate(offset);
+            *bytes -= cut;
         }
-        self.record_ends.truncate(position);
-        self.held = position;
+        self.drop_empty_tail_run();
+        self.bytes -= later + cut;
+        self.held = usize::try_from(index.0 - self.first_index().0).unwrap_or(0);
     }
 
     /// Raises the commit index to `index` (never lowers it), capped at the last index.
@@ -402,24 +404,28 @@ impl RaftLog {
             let mut left = dropped;
             while let Some(front) = self.runs.front_mut() {
                 if front.len() > left {
+                    let cut = records_len(front.iter().take(left));
                     front.skip_front(left);
                     if let Some(start) = self.run_starts.front_mut() {
                         *start += left as u64;
                     }
+                    if let Some(bytes) = self.run_bytes.front_mut() {
+                        *bytes -= cut;
+                    }
+                    self.bytes -= cut;
                     break;
                 }
                 left -= front.len();
                 self.runs.pop_front();
                 self.run_starts.pop_front();
+                self.bytes -= self.run_bytes.pop_front().unwrap_or(0);
             }
-            self.record_base = self.record_before(dropped);
-            self.record_ends.drain(..dropped);
             self.held -= dropped;
         } else if self.term_at(index) != Some(term) {
             self.runs.clear();
             self.run_starts.clear();
-            self.record_base = self.record_ends.back().copied().unwrap_or(self.record_base);
-            self.record_ends.clear();
+            self.run_bytes.clear();
+            self.bytes = 0;
             self.held = 0;
         }
         self.snapshot_index = index;
@@ -462,8 +468,8 @@ impl RaftLog {
                 return Err("the runs do not end at the last index".into());
             }
         }
-        if self.record_ends.len() != self.held || self.run_starts.len() != self.runs.len() {
-            return Err("record sums or run starts out of step with the entries".into());
+        if self.run_bytes.len() != self.runs.len() || self.run_starts.len() != self.runs.len() {
+            return Err("run sizes or run starts out of step with the runs".into());
         }
         Ok(())
     }
@@ -509,8 +515,8 @@ mod tests {
         }
         let total: usize = log.iter().map(entry_record_len).sum();
         assert_eq!(log.entries_encoded_len(), total);
-        let held = log.record_ends.back().map(|end| end - log.record_before(0));
-        assert_eq!(held, Some(total as u64));
+        let runs: u64 = log.run_bytes.iter().sum();
+        assert_eq!(runs, total as u64);
         for from in [31, 32, 100, 250, 251, 280] {
             for max_bytes in [0, 1, 10, 57, 200, 1_000, 100_000] {
                 let from = LogIndex(from);
@@ -527,5 +533,82 @@ mod tests {
             }
         }
         assert!(log.entries_from(LogIndex(281), 100).is_empty());
+    }
+
+    /// One change to a log, for the property below.
+    #[derive(Clone, Debug)]
+    enum Change {
+        /// A leader's proposals of these payload sizes.
+        Propose(Vec<usize>),
+        /// A follower's append of entries of these payload sizes, in a run of their own.
+        Append(Vec<usize>),
+        /// Truncation from the held entry at this position (modulo the held count).
+        Truncate(usize),
+        /// Compaction up to the held entry at this position (modulo the held count).
+        Compact(usize),
+    }
+
+    fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+        use proptest::prelude::*;
+        let sizes = || proptest::collection::vec(0usize..300, 1..80);
+        prop_oneof![
+            4 => sizes().prop_map(Change::Propose),
+            2 => sizes().prop_map(Change::Append),
+            1 => any::<usize>().prop_map(Change::Truncate),
+            1 => any::<usize>().prop_map(Change::Compact),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The per-run record sums stay those of the held entries through proposals,
+        /// appends, truncations and compactions, and every message budget takes what
+        /// the entry-by-entry rule takes.
+        #[test]
+        fn record_sums_follow_every_change(
+            changes in proptest::collection::vec(change(), 1..40),
+            probes in proptest::collection::vec((0usize..10_000, 0usize..20_000), 8),
+        ) {
+            let mut log = RaftLog::default();
+            let term = Term(1);
+            for change in changes {
+                match change {
+                    Change::Propose(sizes) => {
+                        let commands = sizes.into_iter().map(|n| Bytes::from(vec![1; n]));
+                        let run = log.append_commands(term, commands.collect::<Vec<_>>().into_iter());
+                        proptest::prop_assert_eq!(run.last().map(Entry::index), Some(log.last_index()));
+                    }
+                    Change::Append(sizes) => {
+                        let first = log.last_index().0 + 1;
+                        let entries: Vec<Entry> = sizes
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, n)| Entry::new(LogIndex(first + i as u64), term, Bytes::from(vec![2; n])))
+                            .collect();
+                        log.append(entries.into());
+                    }
+                    Change::Truncate(at) if log.held > 0 => {
+                        let index = log.first_index().plus((at % log.held) as u64);
+                        if index > log.committed() {
+                            log.truncate_from(index);
+                        }
+                    }
+                    Change::Compact(at) if log.held > 0 => {
+                        let index = log.first_index().plus((at % log.held) as u64);
+                        log.commit_to(index);
+                        log.compact_to(index, term);
+                    }
+                    Change::Truncate(_) | Change::Compact(_) => {}
+                }
+                proptest::prop_assert!(log.check().is_ok(), "{:?}", log.check());
+                let total: usize = log.iter().map(entry_record_len).sum();
+                proptest::prop_assert_eq!(log.entries_encoded_len(), total);
+                proptest::prop_assert_eq!(log.iter().count(), log.held);
+                for &(from, max_bytes) in &probes {
+                    let from = log.first_index().plus(from as u64 % (log.held as u64 + 1));
+                    let expected = naive_count(&log, from, max_bytes);
+                    proptest::prop_assert_eq!(log.entries_from(from, max_bytes).len(), expected);
+                }
+            }
+        }
     }
 }
