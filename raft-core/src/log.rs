@@ -315,7 +315,13 @@ impl RaftLog {
             }
         }
         self.drop_empty_tail_run();
-        self.range(first, count)
+        match self.runs.back() {
+            // All of them in the last run (no other writer took a slot): its tail.
+            Some(last) if last.len() >= count && self.run_starts.back() <= Some(&first.0) => {
+                last.slice(last.len() - count..last.len())
+            }
+            _ => self.range(first, count),
+        }
     }
 
     /// Appends `entries`, which start right after the last one.

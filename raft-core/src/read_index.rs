@@ -186,13 +186,14 @@ impl Node {
     /// After every step of a leader: give waiting reads their index, start a round if
     /// reads wait for one, and answer the reads that are ready.
     pub(crate) fn advance_reads(&mut self) {
+        match &self.role {
+            Role::Leader(leader) if leader.reads.len() > 0 => {}
+            _ => return,
+        }
         let commit = self.read_commit();
         let Role::Leader(leader) = &mut self.role else {
             return;
         };
-        if leader.reads.len() == 0 {
-            return;
-        }
         if let Some(commit) = commit {
             leader.reads.fill_index(commit);
         }

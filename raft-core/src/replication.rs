@@ -38,7 +38,22 @@ impl Node {
             term: self.term,
             count,
         })));
-        self.maybe_commit();
+        if self.own_entries_can_commit() {
+            self.maybe_commit();
+        }
+    }
+
+    /// Whether the leader's own new entries can move the commit index: only when one
+    /// replica is a quorum. (The leader's match is its last index, the highest of all; a
+    /// larger k-th highest needs k = 1.)
+    fn own_entries_can_commit(&self) -> bool {
+        let voters = self.config.voters().len();
+        let quorum = if planted!(self.config, MajorityOffByOne) {
+            voters / 2
+        } else {
+            voters / 2 + 1
+        };
+        quorum <= 1
     }
 
     /// Appends commands of the leader's term to its log, persists them and streams them
@@ -204,7 +219,11 @@ impl Node {
                     matched = matched.max(progress.next_index.prev());
                 }
                 if progress.on_match(matched) {
-                    self.maybe_commit();
+                    // A match at or below the commit index leaves the commit index as it
+                    // is: the replicas above it are the same.
+                    if matched > self.log.committed() {
+                        self.maybe_commit();
+                    }
                     self.send_append(from, false);
                 }
                 if planted!(self.config, BroadcastOnEveryReply) {

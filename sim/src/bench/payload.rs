@@ -1,7 +1,8 @@
 //! The bench's commands. The command for index `i` is `i` in little endian, repeated to
 //! the payload size, so a service can check that it applied the right command at the
 //! right index. Commands are cut from shared 64 KiB arenas, as a client batching its
-//! requests would hold them: one allocation per arena, a refcounted slice per command.
+//! requests would hold them: one allocation per arena, filled in one pass, and a
+//! refcounted slice per command.
 
 use bytes::{Bytes, BytesMut};
 
@@ -12,8 +13,10 @@ const ARENA_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Commands {
     payload: usize,
-    /// The unused rest of the current arena.
-    arena: BytesMut,
+    /// The current arena, filled with the commands from `arena_first` on.
+    arena: Bytes,
+    /// The index of the arena's first command.
+    arena_first: u64,
 }
 
 impl Commands {
@@ -21,7 +24,8 @@ impl Commands {
     pub fn new(payload: usize) -> Commands {
         Commands {
             payload,
-            arena: BytesMut::new(),
+            arena: Bytes::new(),
+            arena_first: 0,
         }
     }
 
@@ -32,14 +36,30 @@ impl Commands {
             .collect()
     }
 
-    /// The command for `index`.
+    /// The command for `index` (a slice of the arena that holds it; a fresh arena from
+    /// `index` on if the current one does not).
     pub fn command(&mut self, index: u64) -> Bytes {
-        if self.arena.capacity() < self.payload {
-            self.arena = BytesMut::with_capacity(ARENA_BYTES.max(self.payload));
+        let slot = index.wrapping_sub(self.arena_first);
+        let start =
+            usize::try_from(slot).map_or(usize::MAX, |slot| slot.saturating_mul(self.payload));
+        if index < self.arena_first || start.saturating_add(self.payload) > self.arena.len() {
+            self.fill_arena(index);
+            return self.arena.slice(0..self.payload);
         }
-        self.arena.resize(self.payload, 0);
-        fill(index, &mut self.arena);
-        self.arena.split().freeze()
+        self.arena.slice(start..start + self.payload)
+    }
+
+    /// A fresh arena holding the commands from `first` on, as many as fit.
+    fn fill_arena(&mut self, first: u64) {
+        let count = (ARENA_BYTES / self.payload.max(1)).max(1);
+        let mut arena = BytesMut::zeroed(count * self.payload);
+        if self.payload > 0 {
+            for (offset, out) in arena.chunks_exact_mut(self.payload).enumerate() {
+                fill(first + offset as u64, out);
+            }
+        }
+        self.arena = arena.freeze();
+        self.arena_first = first;
     }
 }
 
