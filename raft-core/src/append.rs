@@ -154,12 +154,8 @@ impl prost::Message for AppendEntries {
             .filter(|(_, value)| *value != 0)
             .map(|(tag, value)| uint64::encoded_len(*tag, value))
             .sum();
-        numbers
-            + self
-                .entries
-                .iter()
-                .map(crate::entry_record_len)
-                .sum::<usize>()
+        // Each entry's field is its record (`entry_record_len`), kept by its chunk.
+        numbers + self.entries.records_len()
     }
 
     fn clear(&mut self) {

@@ -13,25 +13,75 @@
 //!   clone of the node, or a follower holding the leader's run in the same process) finds
 //!   the slot taken and starts a chunk of its own, so a range only ever covers entries
 //!   its holder agreed to.
+//!
+//! Each chunk also keeps, for every entry, the running sum of the record bytes
+//! ([`entry_record_len`]) of its entries up to that one, computed once when the entry
+//! is written: the bytes of any run ([`Entries::records_len`]) are one subtraction, and
+//! how many entries fit in a message budget is a binary search. The log, the message
+//! codec and a disk counting what it writes never size the same entry twice.
 
 use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use crate::message::Entry;
+use crate::persist::entry_record_len;
+
+/// A chunk made whole: its entries and, for each, the record bytes of the entries up
+/// to and including it.
+#[derive(Clone, Default)]
+struct Fixed {
+    entries: Vec<Entry>,
+    ends: Vec<u64>,
+}
+
+impl Fixed {
+    fn push(&mut self, entry: Entry) {
+        let end = self.ends.last().copied().unwrap_or(0) + entry_record_len(&entry) as u64;
+        self.entries.push(entry);
+        self.ends.push(end);
+    }
+}
+
+/// One written slot: the entry and the record bytes of the chunk's entries up to and
+/// including it.
+#[derive(Debug)]
+struct Slot {
+    entry: Entry,
+    end: u64,
+}
+
+/// The entry of a written slot.
+fn slot_entry(slot: &OnceLock<Slot>) -> Option<&Entry> {
+    slot.get().map(|slot| &slot.entry)
+}
 
 /// The shared storage runs are cut from.
 #[derive(Clone)]
 enum Chunk {
-    Fixed(Arc<Vec<Entry>>),
-    Slots(Arc<[OnceLock<Entry>]>),
+    Fixed(Arc<Fixed>),
+    Slots(Arc<[OnceLock<Slot>]>),
 }
 
 impl Chunk {
     fn capacity(&self) -> usize {
         match self {
-            Chunk::Fixed(entries) => entries.len(),
+            Chunk::Fixed(fixed) => fixed.entries.len(),
             Chunk::Slots(slots) => slots.len(),
+        }
+    }
+
+    /// The record bytes of the chunk's first `count` entries (written ones).
+    fn bytes_before(&self, count: usize) -> u64 {
+        let Some(last) = count.checked_sub(1) else {
+            return 0;
+        };
+        match self {
+            Chunk::Fixed(fixed) => fixed.ends.get(last).copied().unwrap_or(0),
+            Chunk::Slots(slots) => slots
+                .get(last)
+                .and_then(OnceLock::get)
+                .map_or(0, |slot| slot.end),
         }
     }
 
@@ -73,10 +123,19 @@ impl Entries {
     ) -> Entries {
         let len = entries.len();
         let chunk = if spare == 0 {
-            Chunk::Fixed(Arc::new(entries.collect()))
+            let mut fixed = Fixed {
+                entries: Vec::with_capacity(len),
+                ends: Vec::with_capacity(len),
+            };
+            entries.for_each(|entry| fixed.push(entry));
+            Chunk::Fixed(Arc::new(fixed))
         } else {
+            let mut end = 0;
             let slots = entries
-                .map(OnceLock::from)
+                .map(|entry| {
+                    end += entry_record_len(&entry) as u64;
+                    OnceLock::from(Slot { entry, end })
+                })
                 .chain(std::iter::repeat_with(OnceLock::new).take(spare))
                 .collect();
             Chunk::Slots(slots)
@@ -104,7 +163,7 @@ impl Entries {
     /// The entries in order.
     pub fn iter(&self) -> Iter<'_> {
         let inner = match &self.chunk {
-            Some(Chunk::Fixed(entries)) => Inner::Fixed(entries[self.start..self.end].iter()),
+            Some(Chunk::Fixed(fixed)) => Inner::Fixed(fixed.entries[self.start..self.end].iter()),
             Some(Chunk::Slots(slots)) => Inner::Slots(slots[self.start..self.end].iter()),
             None => Inner::Fixed([].iter()),
         };
@@ -118,8 +177,8 @@ impl Entries {
         }
         let at = self.start + position;
         match &self.chunk {
-            Some(Chunk::Fixed(entries)) => entries.get(at),
-            Some(Chunk::Slots(slots)) => slots.get(at).and_then(OnceLock::get),
+            Some(Chunk::Fixed(fixed)) => fixed.entries.get(at),
+            Some(Chunk::Slots(slots)) => slots.get(at).and_then(slot_entry),
             None => None,
         }
     }
@@ -132,6 +191,33 @@ impl Entries {
     /// The last entry.
     pub fn last(&self) -> Option<&Entry> {
         self.get(self.len().checked_sub(1)?)
+    }
+
+    /// The record bytes of the run's entries: the sum of their [`entry_record_len`], the
+    /// bytes they take in an AppendEntries and in the encoded raft state (kept by the
+    /// chunk: no entry is sized again).
+    pub fn records_len(&self) -> usize {
+        let bytes = self.chunk.as_ref().map_or(0, |chunk| {
+            chunk.bytes_before(self.end) - chunk.bytes_before(self.start)
+        });
+        usize::try_from(bytes).unwrap_or(usize::MAX)
+    }
+
+    /// How many of the run's first entries have records that take `budget` bytes or
+    /// fewer in all (a binary search over the chunk's running sums).
+    pub(crate) fn count_within(&self, budget: u64) -> usize {
+        let Some(chunk) = &self.chunk else {
+            return 0;
+        };
+        let base = chunk.bytes_before(self.start);
+        let fits = |end: u64| end - base <= budget;
+        match chunk {
+            Chunk::Fixed(fixed) => {
+                fixed.ends[self.start..self.end].partition_point(|&end| fits(end))
+            }
+            Chunk::Slots(slots) => slots[self.start..self.end]
+                .partition_point(|slot| slot.get().is_some_and(|slot| fits(slot.end))),
+        }
     }
 
     /// The entries, cloned into a `Vec`.
@@ -176,10 +262,10 @@ impl Entries {
     pub(crate) fn try_push(&mut self, entry: Entry) -> Result<(), Entry> {
         let slots = match &mut self.chunk {
             Some(Chunk::Slots(slots)) => slots,
-            Some(Chunk::Fixed(entries)) => {
-                return match Arc::get_mut(entries) {
-                    Some(entries) if entries.len() == self.end => {
-                        entries.push(entry);
+            Some(Chunk::Fixed(fixed)) => {
+                return match Arc::get_mut(fixed) {
+                    Some(fixed) if fixed.entries.len() == self.end => {
+                        fixed.push(entry);
                         self.end += 1;
                         Ok(())
                     }
@@ -191,7 +277,15 @@ impl Entries {
         let Some(slot) = slots.get(self.end) else {
             return Err(entry);
         };
-        slot.set(entry)?;
+        let before = match self.end.checked_sub(1) {
+            Some(last) => match slots.get(last).and_then(OnceLock::get) {
+                Some(last) => last.end,
+                None => return Err(entry),
+            },
+            None => 0,
+        };
+        let end = before + entry_record_len(&entry) as u64;
+        slot.set(Slot { entry, end }).map_err(|slot| slot.entry)?;
         self.end += 1;
         Ok(())
     }
@@ -217,6 +311,7 @@ impl Entries {
             Some(slots) => slots[start..end]
                 .iter_mut()
                 .filter_map(OnceLock::take)
+                .map(|slot| slot.entry)
                 .collect(),
             None => old.to_vec(),
         };
@@ -287,7 +382,7 @@ pub struct Iter<'a> {
 #[derive(Clone, Debug)]
 enum Inner<'a> {
     Fixed(std::slice::Iter<'a, Entry>),
-    Slots(std::slice::Iter<'a, OnceLock<Entry>>),
+    Slots(std::slice::Iter<'a, OnceLock<Slot>>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -296,14 +391,14 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<&'a Entry> {
         match &mut self.inner {
             Inner::Fixed(entries) => entries.next(),
-            Inner::Slots(slots) => slots.next().and_then(OnceLock::get),
+            Inner::Slots(slots) => slots.next().and_then(slot_entry),
         }
     }
 
     fn nth(&mut self, n: usize) -> Option<&'a Entry> {
         match &mut self.inner {
             Inner::Fixed(entries) => entries.nth(n),
-            Inner::Slots(slots) => slots.nth(n).and_then(OnceLock::get),
+            Inner::Slots(slots) => slots.nth(n).and_then(slot_entry),
         }
     }
 
@@ -319,7 +414,7 @@ impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
             Inner::Fixed(entries) => entries.next_back(),
-            Inner::Slots(slots) => slots.next_back().and_then(OnceLock::get),
+            Inner::Slots(slots) => slots.next_back().and_then(slot_entry),
         }
     }
 }
@@ -329,6 +424,7 @@ impl ExactSizeIterator for Iter<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry_record_len;
     use crate::types::{LogIndex, Term};
 
     fn entry(index: u64) -> Entry {
@@ -337,6 +433,65 @@ mod tests {
             Term(1),
             bytes::Bytes::from(vec![index as u8]),
         )
+    }
+
+    /// Entries of payloads 0, 7, 14, ... bytes (records of different sizes).
+    fn sized(first: u64, count: u64) -> Vec<Entry> {
+        (first..first + count)
+            .map(|i| {
+                Entry::new(
+                    LogIndex(i),
+                    Term(1 + i / 5),
+                    vec![1; (i * 7 % 200) as usize].into(),
+                )
+            })
+            .collect()
+    }
+
+    /// Every slice of `run`: its records_len is the sum of its entries' records, and
+    /// count_within takes the longest prefix whose records fit.
+    fn check_sums(run: &Entries) {
+        for start in 0..=run.len() {
+            for end in start..=run.len() {
+                let part = run.slice(start..end);
+                let sizes: Vec<usize> = part.iter().map(entry_record_len).collect();
+                assert_eq!(part.records_len(), sizes.iter().sum::<usize>());
+                for budget in [0, 1, 50, 120, 400, 5_000] {
+                    let mut left = budget;
+                    let fit = sizes.iter().take_while(|&&size| {
+                        let fits = size <= left;
+                        left = left.saturating_sub(size);
+                        fits
+                    });
+                    assert_eq!(
+                        part.count_within(budget as u64),
+                        fit.count(),
+                        "{start}..{end} budget {budget}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_run_knows_its_record_bytes() {
+        // A fixed chunk, a chunk of slots filled in place, and one grown by pushes.
+        check_sums(&Entries::from(sized(1, 12)));
+        let mut slots = Entries::with_spare(sized(1, 3).into_iter(), 9);
+        for entry in sized(4, 9) {
+            assert!(slots.try_push(entry).is_ok());
+        }
+        check_sums(&slots);
+        let mut grown = Entries::new();
+        for entry in sized(1, 20) {
+            grown.push(entry);
+        }
+        check_sums(&grown);
+        // A second writer's chunk counts from its own first entry.
+        let mut other = slots.slice(0..5);
+        other.push(Entry::new(LogIndex(6), Term(9), vec![3; 33].into()));
+        check_sums(&other);
+        assert_eq!(Entries::new().records_len(), 0);
     }
 
     #[test]

@@ -14,7 +14,6 @@ use bytes::Bytes;
 
 use crate::entries::Entries;
 use crate::message::Entry;
-use crate::persist::entry_record_len;
 use crate::types::{LogIndex, Term};
 
 /// The fewest slots a chunk for a leader's new entries is made with.
@@ -23,11 +22,6 @@ const MIN_CHUNK: usize = 64;
 /// grows its chunks with its length up to this, so a small log stays small; 1024 slots
 /// stay under the allocator's threshold for mapping fresh pages per allocation.
 const MAX_CHUNK: usize = 1024;
-
-/// The record bytes of `entries`.
-fn records_len<'a>(entries: impl Iterator<Item = &'a Entry>) -> u64 {
-    entries.map(|entry| entry_record_len(entry) as u64).sum()
-}
 
 /// The log of one node.
 #[derive(Clone, Debug, Default)]
@@ -38,12 +32,10 @@ pub struct RaftLog {
     runs: VecDeque<Entries>,
     /// The index of each run's first entry (a lookup reads no entry).
     run_starts: VecDeque<u64>,
-    /// The record bytes ([`entry_record_len`]) of each run's entries, so that a message
-    /// starting at a run takes the whole run without sizing its entries again.
-    run_bytes: VecDeque<u64>,
     /// How many entries the runs hold.
     held: usize,
-    /// The record bytes of all held entries.
+    /// The record bytes of all held entries ([`entry_record_len`](crate::entry_record_len)
+    /// each).
     bytes: u64,
     committed: LogIndex,
     applied: LogIndex,
@@ -186,9 +178,9 @@ impl RaftLog {
             .next()
     }
 
-    /// Entries starting at `from` whose records ([`entry_record_len`], their encoded size
-    /// inside a message) take up to `max_bytes` in all; at least one entry, even if it
-    /// alone is larger.
+    /// Entries starting at `from` whose records (their encoded size inside a message,
+    /// [`entry_record_len`](crate::entry_record_len)) take up to `max_bytes` in all; at
+    /// least one entry, even if it alone is larger.
     pub fn entries_from(&self, from: LogIndex, max_bytes: usize) -> Entries {
         let Some((run, offset)) = self.locate(from) else {
             return Entries::new();
@@ -217,25 +209,24 @@ impl RaftLog {
     }
 
     /// How many entries from `offset` in run `run` on have records that fit in `budget`
-    /// bytes. A run taken whole counts its known bytes; only a run's partial start and
-    /// the entry that no longer fits are sized, so the work is that of the entries sent.
-    fn count_within(&self, run: usize, mut offset: usize, mut budget: u64) -> usize {
+    /// bytes: whole runs by their known bytes, then a search in the run that no longer
+    /// fits whole.
+    fn count_within(&self, run: usize, offset: usize, mut budget: u64) -> usize {
         let mut count = 0;
-        for (entries, &bytes) in self.runs.range(run..).zip(self.run_bytes.range(run..)) {
-            if offset == 0 && bytes <= budget {
-                budget -= bytes;
-                count += entries.len();
-                continue;
+        for (position, entries) in self.runs.range(run..).enumerate() {
+            let partial;
+            let part = if position == 0 && offset > 0 {
+                partial = entries.slice(offset..entries.len());
+                &partial
+            } else {
+                entries
+            };
+            let bytes = part.records_len() as u64;
+            if bytes > budget {
+                return count + part.count_within(budget);
             }
-            for entry in entries.iter().skip(offset) {
-                let size = entry_record_len(entry) as u64;
-                if size > budget {
-                    return count;
-                }
-                budget -= size;
-                count += 1;
-            }
-            offset = 0;
+            budget -= bytes;
+            count += part.len();
         }
         count
     }
@@ -292,19 +283,21 @@ impl RaftLog {
         }
         for (offset, data) in commands.enumerate() {
             let entry = Entry::new(first.plus(offset as u64), term, data);
-            let size = entry_record_len(&entry) as u64;
             let refused = match self.runs.back_mut() {
-                Some(run) => run.try_push(entry).err(),
+                Some(run) => {
+                    let before = run.records_len();
+                    match run.try_push(entry) {
+                        Ok(()) => {
+                            self.bytes += (run.records_len() - before) as u64;
+                            None
+                        }
+                        Err(entry) => Some(entry),
+                    }
+                }
                 None => Some(entry),
             };
             match refused {
-                None => {
-                    if let Some(bytes) = self.run_bytes.back_mut() {
-                        *bytes += size;
-                    }
-                    self.bytes += size;
-                    self.held += 1;
-                }
+                None => self.held += 1,
                 Some(entry) => {
                     // Another writer took the slot (a clone of this log): a chunk of our own.
                     let capacity = MIN_CHUNK.max(count - offset);
@@ -336,26 +329,19 @@ impl RaftLog {
         debug_assert!(entries.first().map(Entry::term) >= Some(self.last_term()));
         match self.runs.back_mut() {
             Some(last) if last.is_continued_by(&entries) => {
-                let bytes = records_len(entries.iter());
                 last.extend_by(entries.len());
-                if let Some(last_bytes) = self.run_bytes.back_mut() {
-                    *last_bytes += bytes;
-                }
-                self.bytes += bytes;
+                self.bytes += entries.records_len() as u64;
                 self.held += entries.len();
             }
             _ => self.push_run(entries),
         }
     }
 
-    /// Adds a run after the last (a run that holds nothing is not kept), sizing its
-    /// records.
+    /// Adds a run after the last (a run that holds nothing is not kept).
     fn push_run(&mut self, run: Entries) {
         if let Some(first) = run.first() {
-            let bytes = records_len(run.iter());
             self.run_starts.push_back(first.index);
-            self.run_bytes.push_back(bytes);
-            self.bytes += bytes;
+            self.bytes += run.records_len() as u64;
             self.held += run.len();
             self.runs.push_back(run);
         }
@@ -366,7 +352,6 @@ impl RaftLog {
         if self.runs.back().is_some_and(Entries::is_empty) {
             self.runs.pop_back();
             self.run_starts.pop_back();
-            self.run_bytes.pop_back();
         }
     }
 
@@ -376,17 +361,19 @@ impl RaftLog {
         let Some((run, offset)) = self.locate(index) else {
             return;
         };
-        let later: u64 = self.run_bytes.range(run + 1..).sum();
-        let cut = records_len(self.runs[run].iter().skip(offset));
+        let cut: usize = self
+            .runs
+            .range(run..)
+            .map(Entries::records_len)
+            .sum::<usize>()
+            - self.runs[run].slice(0..offset).records_len();
         self.runs.truncate(run + 1);
         self.run_starts.truncate(run + 1);
-        self.run_bytes.truncate(run + 1);
-        if let (Some(last), Some(bytes)) = (self.runs.back_mut(), self.run_bytes.back_mut()) {
+        if let Some(last) = self.runs.back_mut() {
             last.truncate(offset);
-            *bytes -= cut;
         }
         self.drop_empty_tail_run();
-        self.bytes -= later + cut;
+        self.bytes -= cut as u64;
         self.held = usize::try_from(index.0 - self.first_index().0).unwrap_or(0);
     }
 
@@ -410,27 +397,22 @@ impl RaftLog {
             let mut left = dropped;
             while let Some(front) = self.runs.front_mut() {
                 if front.len() > left {
-                    let cut = records_len(front.iter().take(left));
+                    self.bytes -= front.slice(0..left).records_len() as u64;
                     front.skip_front(left);
                     if let Some(start) = self.run_starts.front_mut() {
                         *start += left as u64;
                     }
-                    if let Some(bytes) = self.run_bytes.front_mut() {
-                        *bytes -= cut;
-                    }
-                    self.bytes -= cut;
                     break;
                 }
                 left -= front.len();
+                self.bytes -= front.records_len() as u64;
                 self.runs.pop_front();
                 self.run_starts.pop_front();
-                self.bytes -= self.run_bytes.pop_front().unwrap_or(0);
             }
             self.held -= dropped;
         } else if self.term_at(index) != Some(term) {
             self.runs.clear();
             self.run_starts.clear();
-            self.run_bytes.clear();
             self.bytes = 0;
             self.held = 0;
         }
@@ -474,8 +456,8 @@ impl RaftLog {
                 return Err("the runs do not end at the last index".into());
             }
         }
-        if self.run_bytes.len() != self.runs.len() || self.run_starts.len() != self.runs.len() {
-            return Err("run sizes or run starts out of step with the runs".into());
+        if self.run_starts.len() != self.runs.len() {
+            return Err("run starts out of step with the runs".into());
         }
         Ok(())
     }
@@ -484,6 +466,7 @@ impl RaftLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::persist::entry_record_len;
     use bytes::Bytes;
 
     /// The count the budget rule gives, entry by entry: at least one, then while the
@@ -521,8 +504,8 @@ mod tests {
         }
         let total: usize = log.iter().map(entry_record_len).sum();
         assert_eq!(log.entries_encoded_len(), total);
-        let runs: u64 = log.run_bytes.iter().sum();
-        assert_eq!(runs, total as u64);
+        let runs: usize = log.runs.iter().map(Entries::records_len).sum();
+        assert_eq!(runs, total);
         for from in [31, 32, 100, 250, 251, 280] {
             for max_bytes in [0, 1, 10, 57, 200, 1_000, 100_000] {
                 let from = LogIndex(from);

@@ -4,7 +4,7 @@
 //! is not RAM).
 
 use prost::encoding::encoded_len_varint;
-use raft_core::{entry_record_len, PersistAction};
+use raft_core::PersistAction;
 
 /// One node's disk.
 #[derive(Clone, Debug, Default)]
@@ -22,19 +22,21 @@ impl CountingDisk {
                 Ok(field(term.0) + field(voted_for.map_or(0, |id| id.0)))
             }
             PersistAction::Append(entries) => {
-                let mut bytes = 0;
-                for entry in entries {
-                    if entry.index().0 != self.last_index + 1 {
-                        return Err(format!(
-                            "append of {} after {}",
-                            entry.index().0,
-                            self.last_index
-                        ));
-                    }
-                    self.last_index = entry.index().0;
-                    bytes += entry_record_len(entry) as u64;
+                let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+                    return Ok(0);
+                };
+                // A run's indexes are consecutive (raft-core's invariant, checked by its
+                // own debug builds): its ends say where it starts and that it is whole.
+                let (first, last) = (first.index().0, last.index().0);
+                if first != self.last_index + 1 || last - first + 1 != entries.len() as u64 {
+                    return Err(format!(
+                        "append of {first}..={last} ({} entries) after {}",
+                        entries.len(),
+                        self.last_index
+                    ));
                 }
-                Ok(bytes)
+                self.last_index = last;
+                Ok(entries.records_len() as u64)
             }
             PersistAction::TruncateFrom(index) => {
                 if index.0 <= self.snapshot_index {
@@ -58,7 +60,7 @@ impl CountingDisk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft_core::{Entry, LogIndex, Term};
+    use raft_core::{entry_record_len, Entry, LogIndex, Term};
 
     #[test]
     fn counts_records_and_refuses_gaps() {
