@@ -32,6 +32,10 @@ pub struct RaftLog {
     runs: VecDeque<Entries>,
     /// The index of each run's first entry (a lookup reads no entry).
     run_starts: VecDeque<u64>,
+    /// The first held index of each term among the held entries, in order: the term at
+    /// an index, the last term and the fast-backup searches read no entry. Empty when
+    /// no entry is held; otherwise the first starts at the first held index.
+    terms: VecDeque<(u64, Term)>,
     /// How many entries the runs hold.
     held: usize,
     /// The record bytes of all held entries ([`entry_record_len`](crate::entry_record_len)
@@ -81,10 +85,9 @@ impl RaftLog {
 
     /// The term of the last entry (the snapshot term if there is none).
     pub fn last_term(&self) -> Term {
-        self.runs
+        self.terms
             .back()
-            .and_then(Entries::last)
-            .map_or(self.snapshot_term, Entry::term)
+            .map_or(self.snapshot_term, |&(_, term)| term)
     }
 
     /// The commit index.
@@ -140,7 +143,43 @@ impl RaftLog {
         if index == self.snapshot_index {
             return Some(self.snapshot_term);
         }
-        self.entry(index).map(Entry::term)
+        self.position(index)?;
+        self.term_segment(index)
+            .map(|segment| self.terms[segment].1)
+    }
+
+    /// The position in `terms` of the term of the held entry at `index` (most lookups
+    /// are about the last term).
+    fn term_segment(&self, index: LogIndex) -> Option<usize> {
+        let last = self.terms.len().checked_sub(1)?;
+        if self.terms[last].0 <= index.0 {
+            return Some(last);
+        }
+        self.terms
+            .partition_point(|&(start, _)| start <= index.0)
+            .checked_sub(1)
+    }
+
+    /// Notes the terms of `run`, which follows the last held entry (terms never
+    /// decrease, so a run whose ends share a term holds only that term).
+    fn note_terms(&mut self, run: &Entries) {
+        let (Some(first), Some(last)) = (run.first(), run.last()) else {
+            return;
+        };
+        if first.term() == last.term() {
+            self.note_term(first.index, first.term());
+        } else {
+            for entry in run.iter() {
+                self.note_term(entry.index, entry.term());
+            }
+        }
+    }
+
+    /// Notes that the entry at `index`, the new last one, has `term`.
+    fn note_term(&mut self, index: u64, term: Term) {
+        if self.terms.back().map(|&(_, last)| last) != Some(term) {
+            self.terms.push_back((index, term));
+        }
     }
 
     /// Whether a log ending at (`last_index`, `last_term`) is at least as up to date as
@@ -152,14 +191,11 @@ impl RaftLog {
     /// The first index held with the same term as `index`, scanning back no further than
     /// the first held entry (used for the fast-backup hint).
     pub fn first_index_of_term_at(&self, index: LogIndex) -> LogIndex {
-        let Some(term) = self.term_at(index) else {
+        if self.position(index).is_none() {
             return index;
-        };
-        let mut first = index;
-        while first > self.first_index() && self.term_at(first.prev()) == Some(term) {
-            first = first.prev();
         }
-        first
+        self.term_segment(index)
+            .map_or(index, |segment| LogIndex(self.terms[segment].0))
     }
 
     /// Every held entry, in order.
@@ -170,12 +206,17 @@ impl RaftLog {
     /// The last index holding an entry of `term`, if any is held (leader side of fast
     /// backup). Terms never decrease, so the search stops at the first smaller term.
     pub fn last_index_of_term(&self, term: Term) -> Option<LogIndex> {
-        self.iter()
-            .rev()
-            .skip_while(|entry| entry.term() > term)
-            .take_while(|entry| entry.term() == term)
-            .map(Entry::index)
-            .next()
+        let mut end = self.last_index();
+        for &(start, segment_term) in self.terms.iter().rev() {
+            if segment_term == term {
+                return Some(end);
+            }
+            if segment_term < term {
+                return None;
+            }
+            end = LogIndex(start).prev();
+        }
+        None
     }
 
     /// Entries starting at `from` whose records (their encoded size inside a message,
@@ -297,7 +338,10 @@ impl RaftLog {
                 None => Some(entry),
             };
             match refused {
-                None => self.held += 1,
+                None => {
+                    self.held += 1;
+                    self.note_term(first.0 + offset as u64, term);
+                }
                 Some(entry) => {
                     // Another writer took the slot (a clone of this log): a chunk of our own.
                     let capacity = MIN_CHUNK.max(count - offset);
@@ -330,6 +374,7 @@ impl RaftLog {
         match self.runs.back_mut() {
             Some(last) if last.is_continued_by(&entries) => {
                 last.extend_by(entries.len());
+                self.note_terms(&entries);
                 self.bytes += entries.records_len() as u64;
                 self.held += entries.len();
             }
@@ -341,6 +386,7 @@ impl RaftLog {
     fn push_run(&mut self, run: Entries) {
         if let Some(first) = run.first() {
             self.run_starts.push_back(first.index);
+            self.note_terms(&run);
             self.bytes += run.records_len() as u64;
             self.held += run.len();
             self.runs.push_back(run);
@@ -374,6 +420,13 @@ impl RaftLog {
         }
         self.drop_empty_tail_run();
         self.bytes -= cut as u64;
+        while self
+            .terms
+            .back()
+            .is_some_and(|&(start, _)| start >= index.0)
+        {
+            self.terms.pop_back();
+        }
         self.held = usize::try_from(index.0 - self.first_index().0).unwrap_or(0);
     }
 
@@ -410,9 +463,18 @@ impl RaftLog {
                 self.run_starts.pop_front();
             }
             self.held -= dropped;
+            let first = index.0 + 1;
+            while self.terms.get(1).is_some_and(|&(start, _)| start <= first) {
+                self.terms.pop_front();
+            }
+            match self.terms.front_mut() {
+                Some(front) if self.held > 0 => front.0 = first,
+                _ => self.terms.clear(),
+            }
         } else if self.term_at(index) != Some(term) {
             self.runs.clear();
             self.run_starts.clear();
+            self.terms.clear();
             self.bytes = 0;
             self.held = 0;
         }
@@ -458,6 +520,12 @@ impl RaftLog {
         }
         if self.run_starts.len() != self.runs.len() {
             return Err("run starts out of step with the runs".into());
+        }
+        let last_term = self.runs.back().and_then(Entries::last).map(Entry::term);
+        let terms_front = self.terms.front().map(|&(start, _)| start);
+        let first = (self.held > 0).then_some(self.first_index().0);
+        if self.terms.back().map(|&(_, term)| term) != last_term || terms_front != first {
+            return Err("the term index is out of step with the entries".into());
         }
         Ok(())
     }
@@ -527,10 +595,11 @@ mod tests {
     /// One change to a log, for the property below.
     #[derive(Clone, Debug)]
     enum Change {
-        /// A leader's proposals of these payload sizes.
-        Propose(Vec<usize>),
-        /// A follower's append of entries of these payload sizes, in a run of their own.
-        Append(Vec<usize>),
+        /// A leader's proposals of these payload sizes, in a new term if the flag says so.
+        Propose(Vec<usize>, bool),
+        /// A follower's append of entries of these payload sizes, in a run of their own;
+        /// with the flag, their terms rise every third entry.
+        Append(Vec<usize>, bool),
         /// Truncation from the held entry at this position (modulo the held count).
         Truncate(usize),
         /// Compaction up to the held entry at this position (modulo the held count).
@@ -541,37 +610,46 @@ mod tests {
         use proptest::prelude::*;
         let sizes = || proptest::collection::vec(0usize..300, 1..80);
         prop_oneof![
-            4 => sizes().prop_map(Change::Propose),
-            2 => sizes().prop_map(Change::Append),
+            4 => (sizes(), any::<bool>()).prop_map(|(sizes, bump)| Change::Propose(sizes, bump)),
+            2 => (sizes(), any::<bool>()).prop_map(|(sizes, rising)| Change::Append(sizes, rising)),
             1 => any::<usize>().prop_map(Change::Truncate),
             1 => any::<usize>().prop_map(Change::Compact),
         ]
     }
 
     proptest::proptest! {
-        /// The per-run record sums stay those of the held entries through proposals,
-        /// appends, truncations and compactions, and every message budget takes what
-        /// the entry-by-entry rule takes.
+        /// The record sums and the term index stay those of the held entries through
+        /// proposals, appends, truncations and compactions: every message budget takes
+        /// what the entry-by-entry rule takes, and every term lookup and fast-backup
+        /// search answers as a scan of the entries would.
         #[test]
-        fn record_sums_follow_every_change(
+        fn record_sums_and_terms_follow_every_change(
             changes in proptest::collection::vec(change(), 1..40),
             probes in proptest::collection::vec((0usize..10_000, 0usize..20_000), 8),
         ) {
             let mut log = RaftLog::default();
-            let term = Term(1);
+            let mut term = Term(1);
             for change in changes {
                 match change {
-                    Change::Propose(sizes) => {
+                    Change::Propose(sizes, bump) => {
+                        if bump {
+                            term = Term(term.0 + 1);
+                        }
                         let commands = sizes.into_iter().map(|n| Bytes::from(vec![1; n]));
                         let run = log.append_commands(term, commands.collect::<Vec<_>>().into_iter());
                         proptest::prop_assert_eq!(run.last().map(Entry::index), Some(log.last_index()));
                     }
-                    Change::Append(sizes) => {
+                    Change::Append(sizes, rising) => {
                         let first = log.last_index().0 + 1;
                         let entries: Vec<Entry> = sizes
                             .into_iter()
                             .enumerate()
-                            .map(|(i, n)| Entry::new(LogIndex(first + i as u64), term, Bytes::from(vec![2; n])))
+                            .map(|(i, n)| {
+                                if rising && i % 3 == 2 {
+                                    term = Term(term.0 + 1);
+                                }
+                                Entry::new(LogIndex(first + i as u64), term, Bytes::from(vec![2; n]))
+                            })
                             .collect();
                         log.append(entries.into());
                     }
@@ -583,8 +661,9 @@ mod tests {
                     }
                     Change::Compact(at) if log.held > 0 => {
                         let index = log.first_index().plus((at % log.held) as u64);
+                        let at = log.term_at(index).unwrap_or(term);
                         log.commit_to(index);
-                        log.compact_to(index, term);
+                        log.compact_to(index, at);
                     }
                     Change::Truncate(_) | Change::Compact(_) => {}
                 }
@@ -592,6 +671,29 @@ mod tests {
                 let total: usize = log.iter().map(entry_record_len).sum();
                 proptest::prop_assert_eq!(log.entries_encoded_len(), total);
                 proptest::prop_assert_eq!(log.iter().count(), log.held);
+                let entries: Vec<&Entry> = log.iter().collect();
+                let naive_term = |index: u64| {
+                    if index == log.snapshot_index().0 {
+                        return Some(log.snapshot_term());
+                    }
+                    entries.iter().find(|e| e.index == index).map(|e| e.term())
+                };
+                let (low, high) = (log.snapshot_index().0.saturating_sub(1), log.last_index().0 + 1);
+                for index in low..=high {
+                    proptest::prop_assert_eq!(log.term_at(LogIndex(index)), naive_term(index), "term at {}", index);
+                    let mut start = index;
+                    if let (Some(at), true) = (naive_term(index), index > log.snapshot_index().0) {
+                        while start > log.first_index().0 && naive_term(start - 1) == Some(at) {
+                            start -= 1;
+                        }
+                    }
+                    proptest::prop_assert_eq!(log.first_index_of_term_at(LogIndex(index)), LogIndex(start));
+                }
+                proptest::prop_assert_eq!(log.last_term(), naive_term(log.last_index().0).unwrap_or(log.snapshot_term()));
+                for t in 0..=term.0 + 1 {
+                    let last = entries.iter().rev().find(|e| e.term == t).map(|e| e.index());
+                    proptest::prop_assert_eq!(log.last_index_of_term(Term(t)), last, "last of term {}", t);
+                }
                 for &(from, max_bytes) in &probes {
                     let from = log.first_index().plus(from as u64 % (log.held as u64 + 1));
                     let expected = naive_count(&log, from, max_bytes);
