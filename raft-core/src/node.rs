@@ -434,6 +434,9 @@ impl Node {
     }
 
     fn apply_committed(&mut self) {
+        if self.log.committed().min(self.log.last_index()) <= self.log.applied() {
+            return;
+        }
         let committed = self.log.take_committed();
         self.actions
             .extend(committed.map(|entries| Action::Apply(Apply::Entries(entries))));
