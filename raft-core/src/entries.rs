@@ -36,10 +36,13 @@ struct Fixed {
 }
 
 impl Fixed {
-    fn push(&mut self, entry: Entry) {
-        let end = self.ends.last().copied().unwrap_or(0) + entry_record_len(&entry) as u64;
+    /// Appends `entry`; returns its record bytes.
+    fn push(&mut self, entry: Entry) -> u64 {
+        let size = entry_record_len(&entry) as u64;
+        let end = self.ends.last().copied().unwrap_or(0) + size;
         self.entries.push(entry);
         self.ends.push(end);
+        size
     }
 }
 
@@ -127,7 +130,9 @@ impl Entries {
                 entries: Vec::with_capacity(len),
                 ends: Vec::with_capacity(len),
             };
-            entries.for_each(|entry| fixed.push(entry));
+            entries.for_each(|entry| {
+                fixed.push(entry);
+            });
             Chunk::Fixed(Arc::new(fixed))
         } else {
             let mut end = 0;
@@ -258,16 +263,16 @@ impl Entries {
     }
 
     /// Appends `entry` in place if the chunk's next slot is free (or the run alone holds
-    /// its fixed chunk and ends it); gives it back if not.
-    pub(crate) fn try_push(&mut self, entry: Entry) -> Result<(), Entry> {
+    /// its fixed chunk and ends it) and returns its record bytes; gives it back if not.
+    pub(crate) fn try_push(&mut self, entry: Entry) -> Result<u64, Entry> {
         let slots = match &mut self.chunk {
             Some(Chunk::Slots(slots)) => slots,
             Some(Chunk::Fixed(fixed)) => {
                 return match Arc::get_mut(fixed) {
                     Some(fixed) if fixed.entries.len() == self.end => {
-                        fixed.push(entry);
+                        let size = fixed.push(entry);
                         self.end += 1;
-                        Ok(())
+                        Ok(size)
                     }
                     _ => Err(entry),
                 };
@@ -284,10 +289,14 @@ impl Entries {
             },
             None => 0,
         };
-        let end = before + entry_record_len(&entry) as u64;
-        slot.set(Slot { entry, end }).map_err(|slot| slot.entry)?;
+        let size = entry_record_len(&entry) as u64;
+        slot.set(Slot {
+            entry,
+            end: before + size,
+        })
+        .map_err(|slot| slot.entry)?;
         self.end += 1;
-        Ok(())
+        Ok(size)
     }
 
     /// Appends `entry`, moving the run to a larger chunk if the next slot is not free

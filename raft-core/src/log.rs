@@ -325,16 +325,13 @@ impl RaftLog {
         for (offset, data) in commands.enumerate() {
             let entry = Entry::new(first.plus(offset as u64), term, data);
             let refused = match self.runs.back_mut() {
-                Some(run) => {
-                    let before = run.records_len();
-                    match run.try_push(entry) {
-                        Ok(()) => {
-                            self.bytes += (run.records_len() - before) as u64;
-                            None
-                        }
-                        Err(entry) => Some(entry),
+                Some(run) => match run.try_push(entry) {
+                    Ok(size) => {
+                        self.bytes += size;
+                        None
                     }
-                }
+                    Err(entry) => Some(entry),
+                },
                 None => Some(entry),
             };
             match refused {
