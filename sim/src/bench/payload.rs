@@ -4,7 +4,7 @@
 //! requests would hold them: one allocation per arena, filled in one pass, and a
 //! refcounted slice per command.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// The size of one arena (larger if a single payload needs more).
 const ARENA_BYTES: usize = 64 * 1024;
@@ -52,27 +52,22 @@ impl Commands {
     /// A fresh arena holding the commands from `first` on, as many as fit.
     fn fill_arena(&mut self, first: u64) {
         let count = (ARENA_BYTES / self.payload.max(1)).max(1);
-        let mut arena = BytesMut::zeroed(count * self.payload);
-        if self.payload > 0 {
-            for (offset, out) in arena.chunks_exact_mut(self.payload).enumerate() {
-                fill(first + offset as u64, out);
-            }
+        let mut arena = Vec::with_capacity(count * self.payload);
+        for offset in 0..count as u64 {
+            push_command(first + offset, self.payload, &mut arena);
         }
-        self.arena = arena.freeze();
+        self.arena = Bytes::from(arena);
         self.arena_first = first;
     }
 }
 
-/// Fills `out` with the command for `index`.
-fn fill(index: u64, out: &mut [u8]) {
+/// Appends the command of `payload` bytes for `index` to `out`.
+fn push_command(index: u64, payload: usize, out: &mut Vec<u8>) {
     let pattern = index.to_le_bytes();
-    let mut words = out.chunks_exact_mut(pattern.len());
-    for word in &mut words {
-        word.copy_from_slice(&pattern);
+    for _ in 0..payload / pattern.len() {
+        out.extend_from_slice(&pattern);
     }
-    let tail = words.into_remainder();
-    let len = tail.len();
-    tail.copy_from_slice(&pattern[..len]);
+    out.extend_from_slice(&pattern[..payload % pattern.len()]);
 }
 
 /// Whether `data` is the command of `payload` bytes for `index`.
