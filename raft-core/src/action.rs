@@ -21,7 +21,7 @@ pub enum Input {
     /// (§5.4.2), that is, when the next command is proposed. With
     /// [`ConfigBuilder::no_op_on_election`](crate::ConfigBuilder::no_op_on_election) it
     /// appends an empty entry of its term at once (the service sees it applied as an
-    /// [`Entry`] with empty data, and must skip it), so it learns its commit index within
+    /// [`Entry`](crate::Entry) with empty data, and must skip it), so it learns its commit index within
     /// a round trip; ReadIndex reads need that.
     ///
     /// Refused while the node is not leader, and while it transfers its leadership.

@@ -203,7 +203,10 @@ impl Entries {
     /// chunk: no entry is sized again).
     pub fn records_len(&self) -> usize {
         let bytes = self.chunk.as_ref().map_or(0, |chunk| {
-            chunk.bytes_before(self.end) - chunk.bytes_before(self.start)
+            // Written slots are a prefix of their chunk, so both sums are known.
+            chunk
+                .bytes_before(self.end)
+                .saturating_sub(chunk.bytes_before(self.start))
         });
         usize::try_from(bytes).unwrap_or(usize::MAX)
     }
@@ -215,7 +218,7 @@ impl Entries {
             return 0;
         };
         let base = chunk.bytes_before(self.start);
-        let fits = |end: u64| end - base <= budget;
+        let fits = |end: u64| end.saturating_sub(base) <= budget;
         match chunk {
             Chunk::Fixed(fixed) => {
                 fixed.ends[self.start..self.end].partition_point(|&end| fits(end))
