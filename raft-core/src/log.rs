@@ -601,6 +601,9 @@ mod tests {
         Truncate(usize),
         /// Compaction up to the held entry at this position (modulo the held count).
         Compact(usize),
+        /// A clone of the log proposes this many commands first (a second writer takes
+        /// the shared chunk's next slots, so the log's own next proposals move on).
+        Fork(usize),
     }
 
     fn change() -> impl proptest::strategy::Strategy<Value = Change> {
@@ -611,6 +614,7 @@ mod tests {
             2 => (sizes(), any::<bool>()).prop_map(|(sizes, rising)| Change::Append(sizes, rising)),
             1 => any::<usize>().prop_map(Change::Truncate),
             1 => any::<usize>().prop_map(Change::Compact),
+            1 => (1usize..5).prop_map(Change::Fork),
         ]
     }
 
@@ -661,6 +665,11 @@ mod tests {
                         let at = log.term_at(index).unwrap_or(term);
                         log.commit_to(index);
                         log.compact_to(index, at);
+                    }
+                    Change::Fork(count) => {
+                        let mut other = log.clone();
+                        let commands = vec![Bytes::from_static(b"fork"); count];
+                        other.append_commands(term, commands.into_iter());
                     }
                     Change::Truncate(_) | Change::Compact(_) => {}
                 }
