@@ -59,6 +59,14 @@ fn slot_entry(slot: &OnceLock<Slot>) -> Option<&Entry> {
     slot.get().map(|slot| &slot.entry)
 }
 
+/// The record bytes of the first `count` slots, if they are written.
+fn slots_bytes_before(slots: &[OnceLock<Slot>], count: usize) -> Option<u64> {
+    match count.checked_sub(1) {
+        Some(last) => slots.get(last)?.get().map(|slot| slot.end),
+        None => Some(0),
+    }
+}
+
 /// The shared storage runs are cut from.
 #[derive(Clone)]
 enum Chunk {
@@ -76,15 +84,12 @@ impl Chunk {
 
     /// The record bytes of the chunk's first `count` entries (written ones).
     fn bytes_before(&self, count: usize) -> u64 {
-        let Some(last) = count.checked_sub(1) else {
-            return 0;
-        };
         match self {
-            Chunk::Fixed(fixed) => fixed.ends.get(last).copied().unwrap_or(0),
-            Chunk::Slots(slots) => slots
-                .get(last)
-                .and_then(OnceLock::get)
-                .map_or(0, |slot| slot.end),
+            Chunk::Fixed(fixed) => count
+                .checked_sub(1)
+                .and_then(|last| fixed.ends.get(last).copied())
+                .unwrap_or(0),
+            Chunk::Slots(slots) => slots_bytes_before(slots, count).unwrap_or(0),
         }
     }
 
@@ -285,12 +290,8 @@ impl Entries {
         let Some(slot) = slots.get(self.end) else {
             return Err(entry);
         };
-        let before = match self.end.checked_sub(1) {
-            Some(last) => match slots.get(last).and_then(OnceLock::get) {
-                Some(last) => last.end,
-                None => return Err(entry),
-            },
-            None => 0,
+        let Some(before) = slots_bytes_before(slots, self.end) else {
+            return Err(entry);
         };
         let size = entry_record_len(&entry) as u64;
         slot.set(Slot {

@@ -227,15 +227,20 @@ impl RaftLog {
             return Entries::new();
         };
         let count = self.count_within(run, offset, max_bytes as u64).max(1);
-        self.range(from, count)
+        self.range_at(run, offset, count)
     }
 
     /// The `count` held entries from `from` on (held): a slice of one run if they lie in
     /// one, else a copy (a message or apply across the seam of two runs).
     fn range(&self, from: LogIndex, count: usize) -> Entries {
-        let Some((run, offset)) = self.locate(from) else {
-            return Entries::new();
-        };
+        match self.locate(from) {
+            Some((run, offset)) => self.range_at(run, offset, count),
+            None => Entries::new(),
+        }
+    }
+
+    /// [`RaftLog::range`] from the entry at `offset` in run `run`.
+    fn range_at(&self, run: usize, offset: usize, count: usize) -> Entries {
         let first = &self.runs[run];
         if offset + count <= first.len() {
             return first.slice(offset..offset + count);
@@ -272,12 +277,21 @@ impl RaftLog {
         count
     }
 
+    /// Whether committed entries wait to be applied.
+    pub fn has_unapplied(&self) -> bool {
+        self.committed.min(self.last_index()) > self.applied
+    }
+
     /// The committed entries not yet applied, in order and in runs, marking them applied
     /// as of this call (the caller hands every one to the service).
     pub fn take_committed(&mut self) -> impl Iterator<Item = Entries> + '_ {
         let from = self.applied.next();
         let to = self.committed.min(self.last_index());
-        let start = if from <= to { self.locate(from) } else { None };
+        let start = if self.has_unapplied() {
+            self.locate(from)
+        } else {
+            None
+        };
         let mut left = usize::try_from(to.0.saturating_sub(self.applied.0)).unwrap_or(0);
         if start.is_some() {
             self.applied = to;
@@ -322,6 +336,7 @@ impl RaftLog {
             self.push_run(run);
             return handed;
         }
+        let mut moved = false;
         for (offset, data) in commands.enumerate() {
             let entry = Entry::new(first.plus(offset as u64), term, data);
             let refused = match self.runs.back_mut() {
@@ -345,15 +360,13 @@ impl RaftLog {
                     let mut run = Entries::with_capacity(capacity);
                     run.push(entry);
                     self.push_run(run);
+                    moved = true;
                 }
             }
         }
-        self.drop_empty_tail_run();
         match self.runs.back() {
-            // All of them in the last run (no other writer took a slot): its tail.
-            Some(last) if last.len() >= count && self.run_starts.back() <= Some(&first.0) => {
-                last.slice(last.len() - count..last.len())
-            }
+            // All of them in the last run: its tail.
+            Some(last) if !moved => last.slice(last.len() - count..last.len()),
             _ => self.range(first, count),
         }
     }

@@ -434,7 +434,7 @@ impl Node {
     }
 
     fn apply_committed(&mut self) {
-        if self.log.committed().min(self.log.last_index()) <= self.log.applied() {
+        if !self.log.has_unapplied() {
             return;
         }
         let committed = self.log.take_committed();

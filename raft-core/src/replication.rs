@@ -10,7 +10,7 @@ use crate::message::{AppendEntries, AppendEntriesReply, Body, Entry};
 use crate::node::{Node, Role};
 use crate::persist::PersistAction;
 use crate::progress::ProgressMode;
-use crate::quorum::majority_of;
+use crate::quorum::held_by;
 use crate::types::{LogIndex, NodeId, Term};
 
 impl Node {
@@ -47,13 +47,16 @@ impl Node {
     /// replica is a quorum. (The leader's match is its last index, the highest of all; a
     /// larger k-th highest needs k = 1.)
     fn own_entries_can_commit(&self) -> bool {
-        let voters = self.config.voters().len();
-        let quorum = if planted!(self.config, MajorityOffByOne) {
+        self.commit_quorum(self.config.voters().len()) <= 1
+    }
+
+    /// How many of `voters` replicas commit an entry (a majority).
+    fn commit_quorum(&self, voters: usize) -> usize {
+        if planted!(self.config, MajorityOffByOne) {
             voters / 2
         } else {
             voters / 2 + 1
-        };
-        quorum <= 1
+        }
     }
 
     /// Appends commands of the leader's term to its log, persists them and streams them
@@ -268,11 +271,7 @@ impl Node {
         };
         let matches = leader.progress.values().map(|p| p.match_index);
         let matches = matches.chain([self.log.last_index()]);
-        let candidate = if planted!(self.config, MajorityOffByOne) {
-            crate::quorum::held_by(matches, |voters| voters / 2)
-        } else {
-            majority_of(matches)
-        };
+        let candidate = held_by(matches, |voters| self.commit_quorum(voters));
         // Counting replicas is only enough for an entry of the current term (§5.4.2).
         let own_term = self.log.term_at(candidate) == Some(self.term);
         if candidate > self.log.committed() && (own_term || planted!(self.config, Figure8Commit)) {
